@@ -1,0 +1,36 @@
+import Koa from 'koa'
+import type { ClickHouse } from './clickhouse/client.ts'
+import type { Config } from './config.ts'
+import type { Definitions } from './definitions/definitions.ts'
+import { renderErrors } from './http/errors.ts'
+import { logRequests } from './http/log.ts'
+import type { Logger } from './logger.ts'
+import type { Batcher } from './measures/batcher.ts'
+import { measureRoutes } from './measures/routes.ts'
+import type { MeasureRow } from './measures/schema.ts'
+import { statusRoutes } from './status/routes.ts'
+import type { Store } from './store/store.ts'
+import type { Tokens } from './tokens/tokens.ts'
+
+/** Everything a request may need, built once by the server (see server.ts). */
+export type Deps = {
+  config: Config
+  logger: Logger
+  clickhouse: ClickHouse
+  store: Store
+  definitions: Definitions
+  tokens: Tokens
+  batcher: Batcher<MeasureRow>
+}
+
+/** The list of what a request passes through, in order. */
+export function createApp(deps: Deps): Koa {
+  const app = new Koa()
+  app.use(logRequests(deps.logger))
+  app.use(renderErrors(deps.logger))
+  for (const router of [statusRoutes(deps), measureRoutes(deps)]) {
+    app.use(router.routes())
+    app.use(router.allowedMethods({ throw: true }))
+  }
+  return app
+}

@@ -1,0 +1,171 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import convict from 'convict'
+import { parse as parseYaml } from 'yaml'
+
+convict.addParser({ extension: ['yml', 'yaml'], parse: parseYaml })
+
+// Every key is documented here and in config-template.yml (a test keeps them in step);
+// every key has its DACC_... environment override.
+const schema = {
+  dataDir: {
+    doc: 'Directory of the embedded ClickHouse data (<dataDir>/clickhouse) and of the SQLite store (<dataDir>/dacc.sqlite)',
+    format: String,
+    default: './data',
+    env: 'DACC_DATA_DIR',
+  },
+  host: {
+    doc: 'Address the HTTP server listens on',
+    format: String,
+    default: '127.0.0.1',
+    env: 'DACC_HOST',
+  },
+  port: {
+    doc: 'Port the HTTP server listens on (0 picks a free one)',
+    format: 'port',
+    default: 5000,
+    env: 'DACC_PORT',
+  },
+  bodyLimit: {
+    doc: 'Largest accepted JSON body of POST /measure and /aggregate (bytes, or a size like "1mb"); larger gets 413',
+    format: String,
+    default: '1mb',
+    env: 'DACC_BODY_LIMIT',
+  },
+  log: {
+    level: {
+      doc: 'Log level of the JSON log lines written to stdout',
+      format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+      env: 'DACC_LOG_LEVEL',
+    },
+  },
+  clickhouse: {
+    url: {
+      doc: 'URL of a ClickHouse server (http:// or https://); empty runs the embedded engine (chdb) under dataDir',
+      format: String,
+      default: '',
+      env: 'DACC_CLICKHOUSE_URL',
+    },
+    user: {
+      doc: 'ClickHouse user (server mode)',
+      format: String,
+      default: 'default',
+      env: 'DACC_CLICKHOUSE_USER',
+    },
+    password: {
+      doc: 'ClickHouse password (server mode)',
+      format: String,
+      default: '',
+      env: 'DACC_CLICKHOUSE_PASSWORD',
+      sensitive: true,
+    },
+    database: {
+      doc: 'ClickHouse database holding the DACC tables; created if missing',
+      format: String,
+      default: 'dacc',
+      env: 'DACC_CLICKHOUSE_DATABASE',
+    },
+    requestTimeoutMs: {
+      doc: 'Timeout of one ClickHouse request, in milliseconds (server mode)',
+      format: 'nat',
+      default: 30000,
+      env: 'DACC_CLICKHOUSE_REQUEST_TIMEOUT_MS',
+    },
+  },
+  auth: {
+    signingKey: {
+      doc: 'Secret that signs and verifies tokens (HS256, at least 32 characters); empty: one is generated once and kept in the SQLite store. Set the same value on every instance that shares tokens',
+      format: String,
+      default: '',
+      env: 'DACC_AUTH_SIGNING_KEY',
+      sensitive: true,
+    },
+  },
+  ingest: {
+    maxBatchRows: {
+      doc: 'A batch of measures is written to ClickHouse as soon as it holds this many rows',
+      format: 'nat',
+      default: 10000,
+      env: 'DACC_INGEST_MAX_BATCH_ROWS',
+    },
+    maxBatchDelayMs: {
+      doc: 'Longest time the first measure of a batch waits for others before the batch is written (milliseconds)',
+      format: 'nat',
+      default: 5,
+      env: 'DACC_INGEST_MAX_BATCH_DELAY_MS',
+    },
+    maxQueuedRows: {
+      doc: 'Measures waiting to be written, at most; past that POST /measure answers 503 with Retry-After',
+      format: 'nat',
+      default: 200000,
+      env: 'DACC_INGEST_MAX_QUEUED_ROWS',
+    },
+  },
+}
+
+export type Config = {
+  dataDir: string
+  host: string
+  port: number
+  bodyLimit: string
+  log: { level: string }
+  clickhouse: { url: string; user: string; password: string; database: string; requestTimeoutMs: number }
+  auth: { signingKey: string }
+  ingest: { maxBatchRows: number; maxBatchDelayMs: number; maxQueuedRows: number }
+}
+
+export class ConfigError extends Error {}
+
+export type LoadOptions = {
+  /** Path of the YAML file; defaults to $DACC_CONFIG, then ./config.yml when it exists. */
+  file?: string
+  /** Values that win over the file and the environment (tests use them). */
+  overrides?: Record<string, unknown>
+  env?: NodeJS.ProcessEnv
+}
+
+export function loadConfig({ file, overrides, env = process.env }: LoadOptions = {}): Config {
+  const config = convict(schema, { env, args: [] })
+  const chosen = file ?? env.DACC_CONFIG
+  if (chosen) {
+    if (!fs.existsSync(chosen)) throw new ConfigError(`config file not found: ${chosen}`)
+    loadFile(config, chosen)
+  } else if (fs.existsSync('config.yml')) {
+    loadFile(config, 'config.yml')
+  }
+  if (overrides) config.load(overrides)
+  try {
+    config.validate({ allowed: 'strict' })
+  } catch (err) {
+    // convict lists every problem on its own line; the first one names its key.
+    throw new ConfigError(`invalid configuration: ${(err as Error).message.split('\n')[0]}`)
+  }
+  const result = config.getProperties() as Config
+  if (result.auth.signingKey && result.auth.signingKey.length < 32) {
+    throw new ConfigError('invalid configuration: auth.signingKey: must be at least 32 characters')
+  }
+  return { ...result, dataDir: path.resolve(result.dataDir) }
+}
+
+function loadFile(config: { loadFile(file: string): unknown }, file: string): void {
+  try {
+    config.loadFile(file)
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message.split('\n')[0]}`)
+  }
+}
+
+/** The schema's keys, flattened (`clickhouse.url`, ...), for the template check. */
+export function configKeys(): string[] {
+  const keys: string[] = []
+  const walk = (node: Record<string, unknown>, prefix: string) => {
+    for (const [key, value] of Object.entries(node)) {
+      const child = value as Record<string, unknown>
+      if ('doc' in child) keys.push(prefix + key)
+      else walk(child, `${prefix}${key}.`)
+    }
+  }
+  walk(schema, '')
+  return keys
+}

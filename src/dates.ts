@@ -1,0 +1,17 @@
+// YYYY-MM-DD, optionally followed by a time (T or space), optional seconds and fraction, and an
+// optional offset. The offset is ignored: startDate is a wall-clock bucket, as in the original.
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/
+
+/**
+ * Parses an API date into ClickHouse's `YYYY-MM-DD hh:mm:ss` (to the second), or null when it is
+ * not a real date in the range a ClickHouse DateTime holds (1970 to 2105).
+ */
+export function parseDate(value: string): string | null {
+  const match = ISO.exec(value)
+  if (!match) return null
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => (part === undefined ? 0 : Number(part)))
+  if (year < 1970 || year > 2105 || hour > 23 || minute > 59 || second > 59) return null
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second))
+  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return null
+  return date.toISOString().slice(0, 19).replace('T', ' ')
+}

@@ -1,0 +1,95 @@
+import fs from 'node:fs'
+import { UsageError } from '../errors.ts'
+import { cached, type Store } from '../store/store.ts'
+import { ajv } from '../validation.ts'
+import { definitionsFileSchema, type Definition } from './schema.ts'
+
+export type { Definition }
+
+const validateFile = ajv.compile<{ definitions: Definition[] }>(definitionsFileSchema)
+
+export type DefinitionRecord = { definition: Definition; updatedAt: string; lastPurgeAt: string | null }
+
+export function createDefinitions(store: Store) {
+  const upsert = store.db.prepare(
+    `INSERT INTO definitions (name, body, updated_at) VALUES (?, ?, ?)
+     ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+  )
+  const selectAll = store.db.prepare('SELECT name, body, updated_at, last_purge_at FROM definitions ORDER BY name')
+  const byName = cached(store, () => {
+    const map = new Map<string, Definition>()
+    for (const row of selectAll.all() as { name: string; body: string }[]) map.set(row.name, JSON.parse(row.body))
+    return map
+  })
+
+  return {
+    /** The definition named `name`, from memory (reloaded only when the store changes). */
+    get: (name: string): Definition | undefined => byName().get(name),
+
+    list: (): DefinitionRecord[] =>
+      (selectAll.all() as { body: string; updated_at: string; last_purge_at: string | null }[]).map((row) => ({
+        definition: JSON.parse(row.body),
+        updatedAt: row.updated_at,
+        lastPurgeAt: row.last_purge_at,
+      })),
+
+    /**
+     * Validates a definitions file whole, then upserts every entry by name in one transaction:
+     * an invalid file changes nothing. Returns the names inserted and updated.
+     */
+    insertFile(file: string): { inserted: string[]; updated: string[] } {
+      const definitions = parseDefinitionsFile(file)
+      const known = byName()
+      const result = { inserted: [] as string[], updated: [] as string[] }
+      const now = new Date().toISOString()
+      store.db.transaction(() => {
+        for (const definition of definitions) {
+          upsert.run(definition.name, JSON.stringify(definition), now)
+          ;(known.has(definition.name) ? result.updated : result.inserted).push(definition.name)
+        }
+      })()
+      store.touch()
+      return result
+    },
+  }
+}
+
+export type Definitions = ReturnType<typeof createDefinitions>
+
+export function parseDefinitionsFile(file: string): Definition[] {
+  let data: unknown
+  try {
+    data = JSON.parse(fs.readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new UsageError(`cannot read definitions file ${file}: ${(err as Error).message.split('\n')[0]}`)
+  }
+  if (!validateFile(data)) {
+    const error = validateFile.errors![0]
+    const [, , index, field] = error.instancePath.split('/')
+    const entries = (data as { definitions?: { name?: unknown }[] }).definitions
+    const where = index === undefined ? 'file' : `definition #${Number(index) + 1}${nameOf(entries?.[Number(index)])}`
+    const about = error.keyword === 'additionalProperties'
+      ? `unknown field ${(error.params as { additionalProperty: string }).additionalProperty}`
+      : error.keyword === 'required'
+        ? `missing field ${(error.params as { missingProperty: string }).missingProperty}`
+        : `${field ?? 'definitions'} ${error.message}`
+    throw new UsageError(`invalid definitions file ${file}: ${where}: ${about}`)
+  }
+  const seen = new Set<string>()
+  for (const [index, definition] of data.definitions.entries()) {
+    if (seen.has(definition.name)) {
+      throw new UsageError(`invalid definitions file ${file}: definition #${index + 1} ("${definition.name}"): name is used twice`)
+    }
+    seen.add(definition.name)
+  }
+  return data.definitions
+}
+
+function nameOf(entry: { name?: unknown } | undefined): string {
+  return typeof entry?.name === 'string' ? ` ("${entry.name}")` : ''
+}
+
+/** The group keys a definition declares, by position (index 0 = group1). */
+export function groupKeys(definition: Definition): (string | null)[] {
+  return [definition.group1Key ?? null, definition.group2Key ?? null, definition.group3Key ?? null]
+}

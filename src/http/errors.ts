@@ -1,0 +1,36 @@
+import { STATUS_CODES } from 'node:http'
+import type { Middleware } from 'koa'
+import type { Logger } from '../logger.ts'
+import { HttpError } from '../errors.ts'
+
+/**
+ * Renders every failure as `{"error": "..."}` with its status. Only HttpErrors and the 4xx
+ * errors of koa's own stack (body parser, router) show their message; anything else is logged
+ * and answered with a bare 500, never a stack or an internal message.
+ */
+export function renderErrors(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next()
+      if (ctx.status === 404 && ctx.body === undefined) throw new HttpError(404, `Not found: ${ctx.method} ${ctx.path}`)
+    } catch (err) {
+      const error = toHttpError(err)
+      if (error.status >= 500 && !(err instanceof HttpError)) logger.error({ err }, 'request failed')
+      ctx.status = error.status
+      ctx.set(error.headers)
+      ctx.body = { error: error.message, ...error.extra }
+    }
+  }
+}
+
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err
+  const { status, expose, message, headers } = (err ?? {}) as {
+    status?: number; expose?: boolean; message?: string; headers?: Record<string, string>
+  }
+  if (typeof status !== 'number' || status < 400 || status >= 500) return new HttpError(500, 'Internal Server Error')
+  // The body parser's errors (co-body / raw-body), in our words.
+  if (status === 400 && err instanceof SyntaxError) return new HttpError(400, 'Malformed JSON body')
+  if (status === 413) return new HttpError(413, 'Request body is too large')
+  return new HttpError(status, expose && message ? message : (STATUS_CODES[status] ?? 'Bad Request'), { headers })
+}

@@ -1,0 +1,107 @@
+import { HttpError } from '../errors.ts'
+
+export type BatcherOptions<T> = {
+  /** A batch is written as soon as it holds this many rows. */
+  maxRows: number
+  /** ...or when its first row has waited this long (milliseconds). */
+  maxDelayMs: number
+  /** Rows accepted but not yet written, at most; past that `add` refuses with a 503. */
+  maxQueuedRows: number
+  write(rows: T[]): Promise<void>
+}
+
+type Batch<T> = { rows: T[]; done: Promise<void>; resolve(): void; reject(err: unknown): void }
+
+function newBatch<T>(): Batch<T> {
+  let resolve!: () => void
+  let reject!: (err: unknown) => void
+  const done = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  done.catch(() => {}) // a batch nobody awaits any more must not crash the process
+  return { rows: [], done, resolve, reject }
+}
+
+export class QueueFull extends HttpError {
+  constructor() {
+    super(503, 'The service is busy, retry later', { headers: { 'Retry-After': '1' } })
+  }
+}
+
+/**
+ * Group commit: rows from concurrent requests gather into one batch, written with one INSERT.
+ * One write runs at a time; while it runs, the next batch fills, so under load ClickHouse gets
+ * few, large inserts, and at rest a row waits at most `maxDelayMs`. `add` resolves only once the
+ * rows are written (a 201 means "in ClickHouse") and rejects for exactly the rows of a failed write.
+ */
+export class Batcher<T> {
+  #options: BatcherOptions<T>
+  #filling: Batch<T> = newBatch()
+  #timer: NodeJS.Timeout | undefined
+  #due = false
+  #writing: Promise<void> | undefined
+  #queued = 0
+  #closed = false
+
+  constructor(options: BatcherOptions<T>) {
+    this.#options = options
+  }
+
+  get queuedRows(): number {
+    return this.#queued
+  }
+
+  /** Queues rows (all in the same batch) and resolves once they are written. */
+  add(rows: T[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new HttpError(503, 'The service is shutting down', { headers: { 'Retry-After': '1' } }))
+    if (this.#queued + rows.length > this.#options.maxQueuedRows && this.#queued > 0) return Promise.reject(new QueueFull())
+    const batch = this.#filling
+    for (const row of rows) batch.rows.push(row)
+    this.#queued += rows.length
+    if (batch.rows.length >= this.#options.maxRows) this.#due = true
+    else if (!this.#timer && !this.#due) this.#timer = setTimeout(this.#onTimer, this.#options.maxDelayMs)
+    this.#pump()
+    return batch.done
+  }
+
+  /** Writes everything queued and refuses new rows. */
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#due = true
+    this.#pump()
+    while (this.#writing) await this.#writing
+  }
+
+  #onTimer = () => {
+    this.#timer = undefined
+    this.#due = true
+    this.#pump()
+  }
+
+  #pump(): void {
+    if (this.#writing || !this.#due || this.#filling.rows.length === 0) return
+    const batch = this.#filling
+    this.#filling = newBatch()
+    this.#due = false
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#writing = this.#write(batch)
+  }
+
+  async #write(batch: Batch<T>): Promise<void> {
+    try {
+      await this.#options.write(batch.rows)
+      batch.resolve()
+    } catch (err) {
+      batch.reject(err)
+    } finally {
+      this.#queued -= batch.rows.length
+      this.#writing = undefined
+      // Rows that arrived during the write: written now if their batch is full or overdue,
+      // else their timer is still running.
+      if (this.#filling.rows.length >= this.#options.maxRows || this.#closed) this.#due = true
+      this.#pump()
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import { parseDate } from '../dates.ts'
+import { groupKeys, type Definition } from '../definitions/definitions.ts'
+import { badRequest } from '../errors.ts'
+import { ajv, errorField } from '../validation.ts'
+
+const group = {
+  type: ['object', 'null'],
+  minProperties: 1,
+  maxProperties: 1,
+  additionalProperties: { type: ['string', 'number', 'boolean'], maxLength: 1000 },
+}
+
+/** The shape of one measure (POST /measure, and each item of POST /measures). */
+export const measureSchema = {
+  type: 'object',
+  required: ['measureName', 'value', 'startDate'],
+  properties: {
+    measureName: { type: 'string', description: 'name of a measure definition' },
+    value: {
+      description: 'a finite number; a numeric string such as "42" is accepted, as the original did',
+      anyOf: [
+        { type: 'number', minimum: -Number.MAX_VALUE, maximum: Number.MAX_VALUE },
+        { type: 'string', format: 'numeric-string' },
+      ],
+    },
+    startDate: { type: 'string', format: 'dacc-date', description: 'YYYY-MM-DD or an ISO-8601 date-time; the offset is ignored' },
+    createdBy: { type: ['string', 'null'], maxLength: 200, description: 'the producing app' },
+    group1: { ...group, description: 'required iff the definition has group1Key: {"<group1Key>": value}' },
+    group2: { ...group, description: 'required iff the definition has group2Key: {"<group2Key>": value}' },
+    group3: { ...group, description: 'required iff the definition has group3Key: {"<group3Key>": value}' },
+  },
+} as const
+
+const validateShape = ajv.compile(measureSchema)
+
+/** A measure ready for raw_measures, in the column order of RAW_COLUMNS (received_at is added at write time). */
+export type MeasureRow = [string, string, string, string, string, string, number, boolean]
+
+const GROUPS = ['group1', 'group2', 'group3'] as const
+
+/**
+ * Validates one measure and turns it into a row. The checks and their order are the original
+ * service's, so that a measure with several faults gets the same message as before: ajv reports
+ * every fault at once and the first applicable message below wins.
+ */
+export function toMeasureRow(body: unknown, findDefinition: (name: string) => Definition | undefined): MeasureRow {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).length === 0) {
+    throw badRequest('The measure cannot be empty')
+  }
+  const measure = body as Record<string, unknown>
+  const faulty = validateShape(measure) ? new Set<string>() : new Set(validateShape.errors!.map(errorField))
+  if (measure.measureName == null) throw badRequest('A measure name must be given')
+  const definition = faulty.has('measureName') ? undefined : findDefinition(measure.measureName as string)
+  if (!definition) throw badRequest(`No measure definition found for: ${measure.measureName}`)
+  if (measure.value == null) throw badRequest('A value must be given')
+  if (faulty.has('value')) throw badRequest('value type is incorrect, it must be a number')
+  if (measure.startDate == null) throw badRequest('startDate must be given')
+  if (faulty.has('startDate')) throw badRequest('startDate type is incorrect, it must be a date')
+  if (GROUPS.some((name) => faulty.has(name))) throw badRequest('groups format is incorrect')
+  const keys = groupKeys(definition)
+  const values = GROUPS.map((name, index) => {
+    const given = measure[name] as Record<string, string | number | boolean> | null | undefined
+    const givenKey = given ? Object.keys(given)[0] : undefined
+    if ((keys[index] ?? undefined) !== givenKey) {
+      // "None" for a missing group: the original's wording (Python's None).
+      throw badRequest(`Group${index + 1} key does not match measure definition: ${givenKey ?? 'None'}`)
+    }
+    return given ? String(given[givenKey!]) : ''
+  })
+  if (faulty.has('createdBy')) throw badRequest('createdBy type is incorrect, it must be a string')
+  return [
+    definition.name,
+    parseDate(measure.startDate as string)!, // the format check above guarantees it parses
+    (measure.createdBy as string | null | undefined) ?? '',
+    values[0],
+    values[1],
+    values[2],
+    Number(measure.value),
+    definition.withQuartiles === true,
+  ]
+}

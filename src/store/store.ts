@@ -1,0 +1,61 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { MIGRATIONS } from './schema.ts'
+
+export type Store = {
+  db: Database.Database
+  /**
+   * A number that changes whenever the store's content may have changed: a commit by another
+   * connection (the CLI, seen through SQLite's data_version, an in-memory read with no I/O) or
+   * a write made through this one (`touch`). Caches compare it on every use, so a token revoked
+   * by the CLI is refused on the server's very next request.
+   */
+  version(): number
+  touch(): void
+  close(): void
+}
+
+export function openStore(dataDir: string): Store {
+  fs.mkdirSync(dataDir, { recursive: true })
+  const db = new Database(path.join(dataDir, 'dacc.sqlite'))
+  db.pragma('journal_mode = WAL')
+  db.pragma('busy_timeout = 5000')
+  db.pragma('foreign_keys = ON')
+  migrate(db)
+  const dataVersion = db.prepare('PRAGMA data_version').pluck()
+  let local = 0
+  return {
+    db,
+    version: () => (dataVersion.get() as number) * 1_000_000 + local,
+    touch: () => {
+      local = (local + 1) % 1_000_000
+    },
+    close: () => db.close(),
+  }
+}
+
+/** Brings the schema to the last version, one transaction per step, recorded in PRAGMA user_version. */
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  MIGRATIONS.slice(current).forEach((sql, index) => {
+    db.transaction(() => {
+      db.exec(sql)
+      db.pragma(`user_version = ${current + index + 1}`)
+    })()
+  })
+}
+
+/** Memoizes `load()` until the store's version changes. */
+export function cached<T>(store: Store, load: () => T): () => T {
+  let version = -1
+  let value: T
+  return () => {
+    const now = store.version()
+    if (now !== version) {
+      value = load()
+      version = now
+    }
+    return value
+  }
+}
