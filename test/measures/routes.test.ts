@@ -140,7 +140,7 @@ test('unknown routes and methods answer JSON', async ({ server }) => {
   assert.equal(await missing.json(), { error: 'Not found: GET /nope' })
   const wrongMethod = await fetch(server.url + '/measure')
   assert.is(wrongMethod.status, 405)
-  assert.type((await wrongMethod.json()).error, 'string')
+  assert.type(((await wrongMethod.json()) as { error: unknown }).error, 'string')
 })
 
 test('2,000 concurrent measures all get 201 and are all stored and counted once', async ({ server, token }) => {
