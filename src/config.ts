@@ -101,6 +101,18 @@ const schema = {
       default: 200000,
       env: 'DACC_INGEST_MAX_QUEUED_ROWS',
     },
+    maxMeasuresPerRequest: {
+      doc: 'Most measures accepted in one POST /measures request; more gets 413',
+      format: 'nat',
+      default: 10000,
+      env: 'DACC_INGEST_MAX_MEASURES_PER_REQUEST',
+    },
+    batchBodyLimit: {
+      doc: 'Largest body of POST /measures (bytes, or a size like "10mb"); larger gets 413',
+      format: String,
+      default: '10mb',
+      env: 'DACC_INGEST_BATCH_BODY_LIMIT',
+    },
   },
 }
 
@@ -112,7 +124,7 @@ export type Config = {
   log: { level: string }
   clickhouse: { url: string; user: string; password: string; database: string; requestTimeoutMs: number }
   auth: { signingKey: string }
-  ingest: { maxBatchRows: number; maxBatchDelayMs: number; maxQueuedRows: number }
+  ingest: { maxBatchRows: number; maxBatchDelayMs: number; maxQueuedRows: number; maxMeasuresPerRequest: number; batchBodyLimit: string }
 }
 
 export class ConfigError extends Error {}

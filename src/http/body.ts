@@ -2,23 +2,29 @@ import type { Middleware } from 'koa'
 import { HttpMethodEnum, koaBody } from 'koa-body'
 import { HttpError } from '../errors.ts'
 
+export const NDJSON = 'application/x-ndjson'
+
 /**
- * JSON bodies only (strict: an object or an array). An empty body parses as {}, which the
- * routes answer like the original did for an empty measure. Parse and size errors keep their
- * status (400, 413) and are worded by the error renderer.
+ * JSON bodies (strict: an object or an array), and with `ndjson` also newline-delimited JSON,
+ * left as text for the route to split. An empty JSON body parses as {}, which the routes answer
+ * like the original did for an empty measure. Parse and size errors keep their status (400, 413)
+ * and are worded by the error renderer.
  */
-export function jsonBody(limit: string): Middleware {
+export function jsonBody(limit: string, { ndjson = false } = {}): Middleware {
   const parse = koaBody({
     json: true,
     jsonStrict: true,
     jsonLimit: limit,
+    text: ndjson,
+    textLimit: limit,
+    textTypes: [NDJSON],
     urlencoded: false,
-    text: false,
     multipart: false,
     parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.GET],
   }) as unknown as Middleware
+  const accepted = ndjson ? 'application/json or application/x-ndjson' : 'application/json'
   return async (ctx, next) => {
-    if (ctx.request.length && !ctx.is('json')) throw new HttpError(415, 'Content-Type must be application/json')
+    if (ctx.request.length && !ctx.is('json') && !(ndjson && ctx.is(NDJSON))) throw new HttpError(415, `Content-Type must be ${accepted}`)
     return parse(ctx, next)
   }
 }

@@ -1,26 +1,73 @@
 import Router from '@koa/router'
+import type { Context } from 'koa'
 import type { Deps } from '../app.ts'
-import { HttpError } from '../errors.ts'
+import { HttpError, badRequest } from '../errors.ts'
 import { requireScope } from '../http/auth.ts'
 import { jsonBody } from '../http/body.ts'
-import { toMeasureRow } from './schema.ts'
+import { toMeasureRow, type MeasureRow } from './schema.ts'
 
 export function measureRoutes(deps: Deps): Router {
-  const { definitions, batcher, logger } = deps
+  const { definitions, batcher, logger, config } = deps
   const router = new Router()
+  const canWrite = requireScope(deps.tokens, 'measure:write')
 
-  router.post('/measure', requireScope(deps.tokens, 'measure:write'), jsonBody(deps.config.bodyLimit), async (ctx) => {
-    const row = toMeasureRow(ctx.request.body, definitions.get)
+  /** Resolves once the rows are in ClickHouse; a failed write is a 503 the producer may retry. */
+  async function store(rows: MeasureRow[]): Promise<void> {
     try {
-      await batcher.add([row])
+      await batcher.add(rows)
     } catch (err) {
       if (err instanceof HttpError) throw err
       logger.error({ err }, 'writing measures to ClickHouse failed')
-      throw new HttpError(503, 'The measure could not be stored, retry later', { headers: { 'Retry-After': '1' } })
+      throw new HttpError(503, 'The measures could not be stored, retry later', { headers: { 'Retry-After': '1' } })
     }
+  }
+
+  router.post('/measure', canWrite, jsonBody(config.bodyLimit), async (ctx) => {
+    await store([toMeasureRow(ctx.request.body, definitions.get)])
     ctx.status = 201
     ctx.body = { ok: true }
   })
 
+  // All or nothing: every item is validated before any is queued, and they are queued together
+  // so they land in the same INSERT.
+  router.post('/measures', canWrite, jsonBody(config.ingest.batchBodyLimit, { ndjson: true }), async (ctx) => {
+    const items = measuresOf(ctx)
+    if (items.length === 0) throw badRequest('The measures cannot be empty')
+    if (items.length > config.ingest.maxMeasuresPerRequest) {
+      throw new HttpError(413, `Too many measures in one request: at most ${config.ingest.maxMeasuresPerRequest}`)
+    }
+    const rows = items.map((item, index) => {
+      try {
+        return toMeasureRow(item, definitions.get)
+      } catch (err) {
+        if (err instanceof HttpError) throw badRequest(err.message, { index })
+        throw err
+      }
+    })
+    await store(rows)
+    ctx.status = 201
+    ctx.body = { ok: true, count: rows.length }
+  })
+
   return router
+}
+
+/** The items of a POST /measures body: a JSON array, or one JSON value per NDJSON line. */
+function measuresOf(ctx: Context): unknown[] {
+  const body = ctx.request.body as unknown
+  if (typeof body !== 'string') {
+    if (!Array.isArray(body)) throw badRequest('The body must be a JSON array of measures')
+    return body
+  }
+  const lines = body.split('\n')
+  const items: unknown[] = []
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === '') continue
+    try {
+      items.push(JSON.parse(line))
+    } catch {
+      throw badRequest(`Malformed JSON on line ${index + 1}`, { index: items.length })
+    }
+  }
+  return items
 }
