@@ -72,6 +72,20 @@ const schema = {
       default: 30000,
       env: 'DACC_CLICKHOUSE_REQUEST_TIMEOUT_MS',
     },
+    cluster: {
+      doc: 'Name of a ClickHouse cluster (server mode): DDL runs ON CLUSTER, tables are Replicated and read and written through Distributed tables; empty for a single server',
+      format: String,
+      default: '',
+      env: 'DACC_CLICKHOUSE_CLUSTER',
+    },
+  },
+  aggregate: {
+    maxStalenessMs: {
+      doc: 'Identical /aggregate requests within this many milliseconds share one ClickHouse query (0: every request queries)',
+      format: 'nat',
+      default: 1000,
+      env: 'DACC_AGGREGATE_MAX_STALENESS_MS',
+    },
   },
   auth: {
     signingKey: {
@@ -122,7 +136,8 @@ export type Config = {
   port: number
   bodyLimit: string
   log: { level: string }
-  clickhouse: { url: string; user: string; password: string; database: string; requestTimeoutMs: number }
+  clickhouse: { url: string; user: string; password: string; database: string; requestTimeoutMs: number; cluster: string }
+  aggregate: { maxStalenessMs: number }
   auth: { signingKey: string }
   ingest: { maxBatchRows: number; maxBatchDelayMs: number; maxQueuedRows: number; maxMeasuresPerRequest: number; batchBodyLimit: string }
 }
