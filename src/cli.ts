@@ -42,7 +42,7 @@ function topLevel(): CAC {
     await withStore(options, async (_store, config) => {
       const clickhouse = await openClickHouse(config)
       try {
-        const applied = await migrate(clickhouse.client)
+        const applied = await migrate(clickhouse.client, { cluster: config.clickhouse.cluster })
         console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'ClickHouse schema is up to date')
         console.log('SQLite schema is up to date')
       } finally {

@@ -25,7 +25,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   let clickhouse
   try {
     clickhouse = await openClickHouse(config)
-    await migrate(clickhouse.client)
+    await migrate(clickhouse.client, { cluster: config.clickhouse.cluster })
   } catch (err) {
     store.close()
     await clickhouse?.close()

@@ -8,6 +8,8 @@ export type { ClickHouseClient }
 export type ClickHouse = {
   client: ClickHouseClient
   mode: 'embedded' | 'server'
+  /** The engine's version(), e.g. 24.8.14.39 (reported by GET /status). */
+  version: string
   close(): Promise<void>
 }
 
@@ -26,12 +28,41 @@ const settings: ClickHouseSettings = {
   date_time_input_format: 'basic',
 }
 
+/**
+ * Added on a cluster, where rows are written through Distributed tables. A foreground insert
+ * returns once the rows are in their shard rather than queued on the receiving node, so a 201
+ * still means "in ClickHouse" and the rows are visible to the next read. Replicated tables would
+ * drop a block identical to a recent one (insert deduplication), yet two instances can send the
+ * same measures in the same millisecond, and DACC never retries an insert itself.
+ */
+const clusterSettings: ClickHouseSettings = {
+  distributed_foreground_insert: 1,
+  insert_deduplicate: 0,
+}
+
+/** The oldest server @clickhouse/client supports; Debian's 18.16, for one, has no query parameters. */
+export const MINIMUM_VERSION = '24.8'
+
+/** Whether a version() string (major.minor...) is at least MINIMUM_VERSION. */
+export function isSupportedVersion(version: string): boolean {
+  const [major, minor] = (/^(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number)
+  const [minMajor, minMinor] = MINIMUM_VERSION.split('.').map(Number)
+  return major > minMajor || (major === minMajor && minor >= minMinor)
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
+
 /** Opens the configured ClickHouse: a server over HTTP when `url` is set, else the embedded engine. */
 export async function openClickHouse(config: Pick<Config, 'clickhouse' | 'dataDir'>): Promise<ClickHouse> {
-  const { url, database } = config.clickhouse
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) {
+  const { url, database, cluster } = config.clickhouse
+  if (!IDENTIFIER.test(database)) {
     throw new ClickHouseUnavailable(`clickhouse.database must be a plain identifier, got: ${database}`)
   }
+  // Both names are spliced into DDL, as identifiers.
+  if (cluster && !IDENTIFIER.test(cluster)) {
+    throw new ClickHouseUnavailable(`clickhouse.cluster must be a plain identifier, got: ${cluster}`)
+  }
+  if (cluster && !url) throw new ClickHouseUnavailable('clickhouse.cluster needs clickhouse.url: the embedded engine is a single node')
   return url ? openServer(config.clickhouse) : openEmbedded(path.join(config.dataDir, 'clickhouse'), database)
 }
 
@@ -43,15 +74,15 @@ async function openEmbedded(dir: string, database: string): Promise<ClickHouse> 
     throw new ClickHouseUnavailable('the embedded ClickHouse (npm package chdb) is not installed: install it or set clickhouse.url')
   }
   fs.mkdirSync(dir, { recursive: true })
-  let client: ClickHouseClient
   try {
     // chdb ships its own copy of @clickhouse/client-common's types: same shape, distinct declarations.
     const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
-    client = createClient({ connection, clickhouse_settings: settings })
+    const client = createClient({ connection, clickhouse_settings: settings })
     // chdb ignores the client's `database` option; the engine is one session per process, so a
     // USE here applies to every later query of this client.
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
     await client.command({ query: `USE ${database}` })
+    return { client, mode: 'embedded', version: await readVersion(client), close: () => client.close() }
   } catch (err) {
     if ((err as { code?: string }).code === 'CHDB_CONNECTION') {
       throw new ClickHouseUnavailable(
@@ -60,27 +91,49 @@ async function openEmbedded(dir: string, database: string): Promise<ClickHouse> 
     }
     throw err
   }
-  return { client, mode: 'embedded', close: () => client.close() }
 }
 
 async function openServer(options: Config['clickhouse']): Promise<ClickHouse> {
-  const common = {
+  const connection = {
     url: options.url,
     username: options.user,
     password: options.password,
     request_timeout: options.requestTimeoutMs,
-    clickhouse_settings: settings,
   }
-  const bootstrap = createClient(common)
+  // No settings until the version is known: a server too old to know them answers only "Unknown setting".
+  const bootstrap = createClient(connection)
+  let version: string
   try {
-    await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${options.database}` })
-  } catch (err) {
-    throw new ClickHouseUnavailable(`cannot reach ClickHouse at ${safeUrl(options.url)}: ${firstLine(err)}`)
+    version = await reaching(options.url, readVersion(bootstrap))
+    if (!isSupportedVersion(version)) {
+      throw new ClickHouseUnavailable(`ClickHouse ${version} is too old: DACC needs ${MINIMUM_VERSION} or later`)
+    }
+    const onCluster = options.cluster ? ` ON CLUSTER ${options.cluster}` : ''
+    await reaching(options.url, bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${options.database}${onCluster}` }))
   } finally {
     await bootstrap.close()
   }
-  const client = createClient({ ...common, database: options.database })
-  return { client, mode: 'server', close: () => client.close() }
+  const client = createClient({
+    ...connection,
+    database: options.database,
+    clickhouse_settings: options.cluster ? { ...settings, ...clusterSettings } : settings,
+  })
+  return { client, mode: 'server', version, close: () => client.close() }
+}
+
+async function readVersion(client: ClickHouseClient): Promise<string> {
+  const result = await client.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' })
+  const [row] = await result.json<{ version: string }>()
+  return row.version
+}
+
+/** `pending`, its failure told in one line that names the server. */
+async function reaching<T>(url: string, pending: Promise<T>): Promise<T> {
+  try {
+    return await pending
+  } catch (err) {
+    throw new ClickHouseUnavailable(`cannot reach ClickHouse at ${safeUrl(url)}: ${firstLine(err)}`)
+  }
 }
 
 /** The URL without credentials, for messages. */

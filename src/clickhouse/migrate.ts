@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import type { ClickHouseClient } from './client.ts'
+import { renderForCluster } from './cluster.ts'
 
 const SCHEMA_DIR = new URL('../../clickhouse/', import.meta.url)
 
@@ -25,23 +26,33 @@ export function splitStatements(sql: string): string[] {
     .filter((statement) => statement.replace(/--.*$/gm, '').trim() !== '')
 }
 
+/** The migrator's own record of what it applied; rendered for a cluster like the migrations. */
+export const SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations
+  (version UInt32, name String, applied_at DateTime('UTC') DEFAULT now())
+  ENGINE = MergeTree ORDER BY version`
+
+export type MigrateOptions = {
+  /** A ClickHouse cluster name: every statement is rendered for it (see cluster.ts). */
+  cluster?: string
+  migrations?: Migration[]
+}
+
 /**
  * Applies the migrations not yet recorded in schema_migrations, in order. Statements are
  * idempotent (IF NOT EXISTS), so a migration interrupted half-way is simply run again.
  * Returns the names of the migrations applied by this call.
  */
-export async function migrate(client: ClickHouseClient, migrations: Migration[] = readMigrations()): Promise<string[]> {
-  await client.command({
-    query: `CREATE TABLE IF NOT EXISTS schema_migrations
-      (version UInt32, name String, applied_at DateTime('UTC') DEFAULT now())
-      ENGINE = MergeTree ORDER BY version`,
-  })
+export async function migrate(client: ClickHouseClient, { cluster = '', migrations = readMigrations() }: MigrateOptions = {}): Promise<string[]> {
+  const apply = async (statement: string) => {
+    for (const query of renderForCluster(statement, cluster)) await client.command({ query })
+  }
+  await apply(SCHEMA_MIGRATIONS)
   const result = await client.query({ query: 'SELECT version FROM schema_migrations', format: 'JSONEachRow' })
   const applied = new Set((await result.json<{ version: number }>()).map((row) => row.version))
   const done: string[] = []
   for (const migration of migrations) {
     if (applied.has(migration.version)) continue
-    for (const statement of migration.statements) await client.command({ query: statement })
+    for (const statement of migration.statements) await apply(statement)
     await client.insert({
       table: 'schema_migrations',
       values: [{ version: migration.version, name: migration.name }],

@@ -161,7 +161,10 @@ test('2,000 concurrent measures all get 201 and are all stored and counted once'
 test('GET /status reports both stores', async ({ server }) => {
   const response = await fetch(server.url + '/status')
   assert.is(response.status, 200)
-  assert.equal(await response.json(), { db: { status: 'ok' }, sqlite: { status: 'ok' }, global_status: 'ok' })
+  const body = (await response.json()) as { db: { version: string } }
+  assert.match(body.db.version, /^\d+\.\d+\./)
+  assert.equal(Object.keys(body.db), ['status', 'version'])
+  assert.equal(body, { db: { status: 'ok', version: body.db.version }, sqlite: { status: 'ok' }, global_status: 'ok' })
 })
 
 test.run()
