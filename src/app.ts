@@ -1,4 +1,5 @@
 import Koa from 'koa'
+import { aggregateRoutes } from './aggregates/routes.ts'
 import type { ClickHouse } from './clickhouse/client.ts'
 import type { Config } from './config.ts'
 import type { Definitions } from './definitions/definitions.ts'
@@ -11,6 +12,7 @@ import type { MeasureRow } from './measures/schema.ts'
 import { statusRoutes } from './status/routes.ts'
 import type { Store } from './store/store.ts'
 import type { Tokens } from './tokens/tokens.ts'
+import type { Wildcards } from './wildcards/wildcards.ts'
 
 /** Everything a request may need, built once by the server (see server.ts). */
 export type Deps = {
@@ -20,6 +22,7 @@ export type Deps = {
   store: Store
   definitions: Definitions
   tokens: Tokens
+  wildcards: Wildcards
   batcher: Batcher<MeasureRow>
 }
 
@@ -28,7 +31,7 @@ export function createApp(deps: Deps): Koa {
   const app = new Koa()
   app.use(logRequests(deps.logger))
   app.use(renderErrors(deps.logger))
-  for (const router of [statusRoutes(deps), measureRoutes(deps)]) {
+  for (const router of [statusRoutes(deps), measureRoutes(deps), aggregateRoutes(deps)]) {
     app.use(router.routes())
     app.use(router.allowedMethods({ throw: true }))
   }

@@ -11,6 +11,7 @@ import { insertMeasures } from './measures/queries.ts'
 import type { MeasureRow } from './measures/schema.ts'
 import { openStore } from './store/store.ts'
 import { createTokens } from './tokens/tokens.ts'
+import { createWildcards } from './wildcards/wildcards.ts'
 
 export type RunningServer = {
   url: string
@@ -38,6 +39,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     store,
     definitions: createDefinitions(store),
     tokens: createTokens(store, config.auth.signingKey),
+    wildcards: createWildcards(store),
     batcher: new Batcher<MeasureRow>({
       maxRows: config.ingest.maxBatchRows,
       maxDelayMs: config.ingest.maxBatchDelayMs,

@@ -36,4 +36,16 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX tokens_by_org ON tokens (org);
   `,
+  `
+  -- Wildcard rollups registered per measure (dacc compute-wildcard-aggregate): every /aggregate
+  -- answer for the measure also holds, computed at read time, the rows where these groups read "*".
+  CREATE TABLE wildcard_sets (
+    measure_name TEXT NOT NULL,
+    groups       TEXT NOT NULL, -- the rolled-up groups, canonical: in column order, comma-separated ('group1,group3')
+    from_date    TEXT,          -- 'YYYY-MM-DD hh:mm:ss': "*" rows start at buckets from here (inclusive); NULL: no lower bound
+    to_date      TEXT,          -- ...up to here (exclusive); NULL: no upper bound
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (measure_name, groups)
+  );
+  `,
 ]

@@ -15,7 +15,7 @@ export function tempDir(prefix = 'dacc-test-'): string {
 
 /** A config for tests: nothing read from the environment or a file, the given values on top. */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
-  return loadConfig({ env: {}, file: undefined, overrides: { dataDir: tempDir(), port: 0, log: { level: 'silent' }, ...overrides } })
+  return loadConfig({ env: {}, file: undefined, overrides: { dataDir: tempDir(), port: 0, log: { level: 'silent' }, aggregate: { maxStalenessMs: 0 }, ...overrides } })
 }
 
 export type TestServer = RunningServer & {

@@ -1,0 +1,43 @@
+import { groupKeys, type Definition } from '../definitions/definitions.ts'
+import { GROUPS } from '../wildcards/wildcards.ts'
+import { isRolledUp, type AggregateRow } from './queries.ts'
+
+/**
+ * Half away from zero, to 2 places, as the original's NUMERIC(12,2) columns (ClickHouse's round()
+ * rounds float ties to even).
+ */
+export function round2(value: number | null | undefined): number | null {
+  if (value == null) return null
+  return (Math.sign(value) * Math.round(Math.abs(value) * 100)) / 100
+}
+
+/**
+ * One row of the answer, as the original wrote it: camelCase keys in alphabetical order, null
+ * fields left out, `startDate` as `YYYY-MM-DDThh:mm:ss`, groups as `{"<groupNKey>": value}`.
+ */
+export function toAggregateResponse(row: AggregateRow, definition: Definition): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    measureName: definition.name,
+    startDate: row.bucket.replace(' ', 'T'),
+    createdBy: row.created_by === '' ? null : row.created_by,
+    count: row.total_count,
+    countNotZero: row.not_zero_count,
+    sum: round2(row.total_sum),
+    min: round2(row.min_value),
+    max: round2(row.max_value),
+    avg: round2(row.avg),
+    std: round2(row.std),
+    firstQuartile: round2(row.quartiles?.[0]),
+    median: round2(row.quartiles?.[1]),
+    thirdQuartile: round2(row.quartiles?.[2]),
+  }
+  groupKeys(definition).forEach((key, index) => {
+    const group = GROUPS[index]
+    if (key !== null) fields[group] = { [key]: isRolledUp(row, group) ? '*' : row[group] }
+  })
+  return Object.fromEntries(
+    Object.entries(fields)
+      .filter(([, value]) => value != null)
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  )
+}
