@@ -8,7 +8,7 @@ import { logRequests } from './http/log.ts'
 import type { Logger } from './logger.ts'
 import type { Batcher } from './measures/batcher.ts'
 import { measureRoutes } from './measures/routes.ts'
-import type { MeasureRow } from './measures/schema.ts'
+import type { Queued } from './measures/queries.ts'
 import { statusRoutes } from './status/routes.ts'
 import type { Store } from './store/store.ts'
 import type { Tokens } from './tokens/tokens.ts'
@@ -23,7 +23,7 @@ export type Deps = {
   definitions: Definitions
   tokens: Tokens
   wildcards: Wildcards
-  batcher: Batcher<MeasureRow>
+  batcher: Batcher<Queued>
 }
 
 /** The list of what a request passes through, in order. */

@@ -121,6 +121,12 @@ const schema = {
       default: 10000,
       env: 'DACC_INGEST_MAX_MEASURES_PER_REQUEST',
     },
+    idempotencyWindowSeconds: {
+      doc: 'A retried POST /measure(s) with the same Idempotency-Key (per token) within this many seconds is acknowledged without storing its measures again',
+      format: 'nat',
+      default: 86400,
+      env: 'DACC_INGEST_IDEMPOTENCY_WINDOW_SECONDS',
+    },
     batchBodyLimit: {
       doc: 'Largest body of POST /measures (bytes, or a size like "10mb"); larger gets 413',
       format: String,
@@ -139,7 +145,7 @@ export type Config = {
   clickhouse: { url: string; user: string; password: string; database: string; requestTimeoutMs: number; cluster: string }
   aggregate: { maxStalenessMs: number }
   auth: { signingKey: string }
-  ingest: { maxBatchRows: number; maxBatchDelayMs: number; maxQueuedRows: number; maxMeasuresPerRequest: number; batchBodyLimit: string }
+  ingest: { maxBatchRows: number; maxBatchDelayMs: number; maxQueuedRows: number; maxMeasuresPerRequest: number; idempotencyWindowSeconds: number; batchBodyLimit: string }
 }
 
 export class ConfigError extends Error {}

@@ -7,8 +7,8 @@ import type { Config } from './config.ts'
 import { createDefinitions } from './definitions/definitions.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { Batcher } from './measures/batcher.ts'
-import { insertMeasures } from './measures/queries.ts'
-import type { MeasureRow } from './measures/schema.ts'
+import { measureWriter } from './measures/idempotency.ts'
+import type { Queued } from './measures/queries.ts'
 import { openStore } from './store/store.ts'
 import { createTokens } from './tokens/tokens.ts'
 import { createWildcards } from './wildcards/wildcards.ts'
@@ -40,11 +40,12 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     definitions: createDefinitions(store),
     tokens: createTokens(store, config.auth.signingKey),
     wildcards: createWildcards(store),
-    batcher: new Batcher<MeasureRow>({
+    batcher: new Batcher<Queued>({
+      rowsOf: (queued) => queued.rows.length,
       maxRows: config.ingest.maxBatchRows,
       maxDelayMs: config.ingest.maxBatchDelayMs,
       maxQueuedRows: config.ingest.maxQueuedRows,
-      write: (rows) => insertMeasures(clickhouse.client, rows),
+      write: measureWriter(clickhouse.client, config.ingest.idempotencyWindowSeconds),
     }),
   }
   const app = createApp(deps)

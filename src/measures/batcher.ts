@@ -1,16 +1,18 @@
 import { HttpError } from '../errors.ts'
 
 export type BatcherOptions<T> = {
+  /** How many rows an item holds (an item is what one request queues). */
+  rowsOf(item: T): number
   /** A batch is written as soon as it holds this many rows. */
   maxRows: number
   /** ...or when its first row has waited this long (milliseconds). */
   maxDelayMs: number
   /** Rows accepted but not yet written, at most; past that `add` refuses with a 503. */
   maxQueuedRows: number
-  write(rows: T[]): Promise<void>
+  write(items: T[]): Promise<void>
 }
 
-type Batch<T> = { rows: T[]; done: Promise<void>; resolve(): void; reject(err: unknown): void }
+type Batch<T> = { items: T[]; rows: number; done: Promise<void>; resolve(): void; reject(err: unknown): void }
 
 function newBatch<T>(): Batch<T> {
   let resolve!: () => void
@@ -20,7 +22,7 @@ function newBatch<T>(): Batch<T> {
     reject = rej
   })
   done.catch(() => {}) // a batch nobody awaits any more must not crash the process
-  return { rows: [], done, resolve, reject }
+  return { items: [], rows: 0, done, resolve, reject }
 }
 
 export class QueueFull extends HttpError {
@@ -30,7 +32,7 @@ export class QueueFull extends HttpError {
 }
 
 /**
- * Group commit: rows from concurrent requests gather into one batch, written with one INSERT.
+ * Group commit: items from concurrent requests gather into one batch, written with one INSERT.
  * One write runs at a time; while it runs, the next batch fills, so under load ClickHouse gets
  * few, large inserts, and at rest a row waits at most `maxDelayMs`. `add` resolves only once the
  * rows are written (a 201 means "in ClickHouse") and rejects for exactly the rows of a failed write.
@@ -52,14 +54,16 @@ export class Batcher<T> {
     return this.#queued
   }
 
-  /** Queues rows (all in the same batch) and resolves once they are written. */
-  add(rows: T[]): Promise<void> {
+  /** Queues an item (its rows stay together, in one batch) and resolves once it is written. */
+  add(item: T): Promise<void> {
     if (this.#closed) return Promise.reject(new HttpError(503, 'The service is shutting down', { headers: { 'Retry-After': '1' } }))
-    if (this.#queued + rows.length > this.#options.maxQueuedRows && this.#queued > 0) return Promise.reject(new QueueFull())
+    const rows = this.#options.rowsOf(item)
+    if (this.#queued + rows > this.#options.maxQueuedRows && this.#queued > 0) return Promise.reject(new QueueFull())
     const batch = this.#filling
-    for (const row of rows) batch.rows.push(row)
-    this.#queued += rows.length
-    if (batch.rows.length >= this.#options.maxRows) this.#due = true
+    batch.items.push(item)
+    batch.rows += rows
+    this.#queued += rows
+    if (batch.rows >= this.#options.maxRows) this.#due = true
     else if (!this.#timer && !this.#due) this.#timer = setTimeout(this.#onTimer, this.#options.maxDelayMs)
     this.#pump()
     return batch.done
@@ -80,7 +84,7 @@ export class Batcher<T> {
   }
 
   #pump(): void {
-    if (this.#writing || !this.#due || this.#filling.rows.length === 0) return
+    if (this.#writing || !this.#due || this.#filling.items.length === 0) return
     const batch = this.#filling
     this.#filling = newBatch()
     this.#due = false
@@ -91,16 +95,16 @@ export class Batcher<T> {
 
   async #write(batch: Batch<T>): Promise<void> {
     try {
-      await this.#options.write(batch.rows)
+      await this.#options.write(batch.items)
       batch.resolve()
     } catch (err) {
       batch.reject(err)
     } finally {
-      this.#queued -= batch.rows.length
+      this.#queued -= batch.rows
       this.#writing = undefined
       // Rows that arrived during the write: written now if their batch is full or overdue,
       // else their timer is still running.
-      if (this.#filling.rows.length >= this.#options.maxRows || this.#closed) this.#due = true
+      if (this.#filling.rows >= this.#options.maxRows || this.#closed) this.#due = true
       this.#pump()
     }
   }

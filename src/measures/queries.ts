@@ -1,20 +1,34 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
 import type { MeasureRow } from './schema.ts'
 
-// The order of MeasureRow, then received_at.
-const RAW_COLUMNS = ['measure_name', 'start_date', 'created_by', 'group1', 'group2', 'group3', 'value', 'with_quartiles', 'received_at']
+/** What one request queues: its rows, and its idempotency key ('' without one). */
+export type Queued = { rows: MeasureRow[]; idempotencyKey: string }
+
+// The order of MeasureRow, then received_at and idempotency_key.
+const RAW_COLUMNS = ['measure_name', 'start_date', 'created_by', 'group1', 'group2', 'group3', 'value', 'with_quartiles', 'received_at', 'idempotency_key']
 
 /**
  * One INSERT for a whole batch; the materialized view turns it into aggregate states in the same
  * statement, so when this resolves the measures count in /aggregate. Compact JSON rows: about half
  * the bytes of JSONEachRow to build and parse.
  */
-export async function insertMeasures(client: ClickHouseClient, rows: MeasureRow[], receivedAt = new Date()): Promise<void> {
+export async function insertMeasures(client: ClickHouseClient, batch: Queued[], receivedAt = new Date()): Promise<void> {
   const received = receivedAt.toISOString().slice(0, 23).replace('T', ' ')
   await client.insert({
     table: 'raw_measures',
     columns: RAW_COLUMNS as [string, ...string[]],
     format: 'JSONCompactEachRow',
-    values: rows.map((row) => [...row, received]),
+    values: batch.flatMap(({ rows, idempotencyKey }) => rows.map((row) => [...row, received, idempotencyKey])),
   })
+}
+
+/** The keys among `keys` of measures received in the last `windowSeconds`. */
+export async function storedIdempotencyKeys(client: ClickHouseClient, keys: string[], windowSeconds: number): Promise<Set<string>> {
+  const result = await client.query({
+    query: `SELECT DISTINCT idempotency_key AS key FROM raw_measures
+            WHERE idempotency_key IN {keys:Array(String)} AND received_at >= now64(3) - toIntervalSecond({window:UInt32})`,
+    query_params: { keys, window: windowSeconds },
+    format: 'JSONEachRow',
+  })
+  return new Set((await result.json<{ key: string }>()).map((row) => row.key))
 }

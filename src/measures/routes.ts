@@ -4,6 +4,8 @@ import type { Deps } from '../app.ts'
 import { HttpError, badRequest } from '../errors.ts'
 import { requireScope } from '../http/auth.ts'
 import { jsonBody } from '../http/body.ts'
+import type { Claims } from '../tokens/tokens.ts'
+import { idempotencyKeyOf } from './idempotency.ts'
 import { toMeasureRow, type MeasureRow } from './schema.ts'
 
 export function measureRoutes(deps: Deps): Router {
@@ -11,10 +13,14 @@ export function measureRoutes(deps: Deps): Router {
   const router = new Router()
   const canWrite = requireScope(deps.tokens, 'measure:write')
 
-  /** Resolves once the rows are in ClickHouse; a failed write is a 503 the producer may retry. */
-  async function store(rows: MeasureRow[]): Promise<void> {
+  /**
+   * Resolves once the rows are in ClickHouse (or were already, for a retry with the same
+   * Idempotency-Key); a failed write is a 503 the producer may retry.
+   */
+  async function store(ctx: Context, rows: MeasureRow[]): Promise<void> {
+    const idempotencyKey = idempotencyKeyOf(ctx.get('Idempotency-Key'), (ctx.state.auth as Claims).tokenId)
     try {
-      await batcher.add(rows)
+      await batcher.add({ rows, idempotencyKey })
     } catch (err) {
       if (err instanceof HttpError) throw err
       logger.error({ err }, 'writing measures to ClickHouse failed')
@@ -23,7 +29,7 @@ export function measureRoutes(deps: Deps): Router {
   }
 
   router.post('/measure', canWrite, jsonBody(config.bodyLimit), async (ctx) => {
-    await store([toMeasureRow(ctx.request.body, definitions.get)])
+    await store(ctx, [toMeasureRow(ctx.request.body, definitions.get)])
     ctx.status = 201
     ctx.body = { ok: true }
   })
@@ -44,7 +50,7 @@ export function measureRoutes(deps: Deps): Router {
         throw err
       }
     })
-    await store(rows)
+    await store(ctx, rows)
     ctx.status = 201
     ctx.body = { ok: true, count: rows.length }
   })

@@ -8,7 +8,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 test('concurrent rows share one write; a full batch is written at once', async () => {
   const writes: number[][] = []
-  const batcher = new Batcher<number>({ maxRows: 3, maxDelayMs: 1000, maxQueuedRows: 100, write: async (rows) => void writes.push([...rows]) })
+  const batcher = new Batcher<number[]>({ rowsOf: (item) => item.length, maxRows: 3, maxDelayMs: 1000, maxQueuedRows: 100, write: async (items) => void writes.push(items.flat()) })
   const started = Date.now()
   await Promise.all([batcher.add([1]), batcher.add([2]), batcher.add([3])])
   assert.ok(Date.now() - started < 500)
@@ -17,7 +17,7 @@ test('concurrent rows share one write; a full batch is written at once', async (
 
 test('a lone row is written after the delay', async () => {
   const writes: number[][] = []
-  const batcher = new Batcher<number>({ maxRows: 100, maxDelayMs: 20, maxQueuedRows: 100, write: async (rows) => void writes.push([...rows]) })
+  const batcher = new Batcher<number[]>({ rowsOf: (item) => item.length, maxRows: 100, maxDelayMs: 20, maxQueuedRows: 100, write: async (items) => void writes.push(items.flat()) })
   const pending = batcher.add([7])
   await sleep(5)
   assert.equal(writes, [])
@@ -28,15 +28,15 @@ test('a lone row is written after the delay', async () => {
 test('rows arriving during a write form the next batch; a failed write rejects exactly its rows', async () => {
   let calls = 0
   const written: number[][] = []
-  const batcher = new Batcher<number>({
+  const batcher = new Batcher<number[]>({ rowsOf: (item) => item.length,
     maxRows: 2,
     maxDelayMs: 1,
     maxQueuedRows: 100,
-    write: async (rows) => {
+    write: async (items) => {
       calls += 1
       await sleep(20)
       if (calls === 1) throw new Error('boom')
-      written.push([...rows])
+      written.push(items.flat())
     },
   })
   const first = batcher.add([1, 2])
@@ -52,7 +52,7 @@ test('a full queue refuses with 503 and Retry-After; close writes what is queued
   let release!: () => void
   const gate = new Promise<void>((resolve) => (release = resolve))
   const written: number[] = []
-  const batcher = new Batcher<number>({ maxRows: 10, maxDelayMs: 1, maxQueuedRows: 3, write: async (rows) => { await gate; written.push(...rows) } })
+  const batcher = new Batcher<number[]>({ rowsOf: (item) => item.length, maxRows: 10, maxDelayMs: 1, maxQueuedRows: 3, write: async (items) => { await gate; written.push(...items.flat()) } })
   const accepted = [batcher.add([1, 2]), batcher.add([3])]
   const refused = batcher.add([4])
   await refused.then(

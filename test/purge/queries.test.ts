@@ -26,9 +26,10 @@ test('removes raw rows older than the cutoff, per measure, and never changes the
   const { client } = server.deps.clickhouse
   const now = Date.now()
   // Old rows in partitions of their own, old rows sharing a week with a kept measure, and recent rows.
-  await insertMeasures(client, Array.from({ length: 40 }, (_, i) => row('a', i, i)), new Date(now - 200 * DAY))
-  await insertMeasures(client, Array.from({ length: 30 }, (_, i) => row(i % 2 ? 'a' : 'b', i, i)), new Date(now - 120 * DAY))
-  await insertMeasures(client, Array.from({ length: 20 }, (_, i) => row('a', i, i)), new Date(now - DAY))
+  const batch = (rows: MeasureRow[]) => [{ rows, idempotencyKey: '' }]
+  await insertMeasures(client, batch(Array.from({ length: 40 }, (_, i) => row('a', i, i))), new Date(now - 200 * DAY))
+  await insertMeasures(client, batch(Array.from({ length: 30 }, (_, i) => row(i % 2 ? 'a' : 'b', i, i))), new Date(now - 120 * DAY))
+  await insertMeasures(client, batch(Array.from({ length: 20 }, (_, i) => row('a', i, i))), new Date(now - DAY))
   const before = await snapshot(server)
 
   const result = await purgeRawMeasures(client, ['a'], new Date(now - 90 * DAY))
