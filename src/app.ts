@@ -3,12 +3,15 @@ import { aggregateRoutes } from './aggregates/routes.ts'
 import type { ClickHouse } from './clickhouse/client.ts'
 import type { Config } from './config.ts'
 import type { Definitions } from './definitions/definitions.ts'
+import { definitionRoutes } from './definitions/routes.ts'
+import { explorerRoutes } from './explorer/routes.ts'
 import { renderErrors } from './http/errors.ts'
 import { logRequests } from './http/log.ts'
 import type { Logger } from './logger.ts'
 import type { Batcher } from './measures/batcher.ts'
 import { measureRoutes } from './measures/routes.ts'
 import type { Queued } from './measures/queries.ts'
+import { openApiRoutes } from './openapi/routes.ts'
 import { statusRoutes } from './status/routes.ts'
 import type { Store } from './store/store.ts'
 import type { Tokens } from './tokens/tokens.ts'
@@ -31,7 +34,8 @@ export function createApp(deps: Deps): Koa {
   const app = new Koa()
   app.use(logRequests(deps.logger))
   app.use(renderErrors(deps.logger))
-  for (const router of [statusRoutes(deps), measureRoutes(deps), aggregateRoutes(deps)]) {
+  const routers = [statusRoutes(deps), measureRoutes(deps), aggregateRoutes(deps), definitionRoutes(deps), openApiRoutes(), explorerRoutes()]
+  for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods({ throw: true }))
   }

@@ -29,8 +29,9 @@ function runFile(file) {
       const total = Number(/Total:\s+(\d+)/.exec(text)?.[1] ?? 0)
       const passed = Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? 0)
       const skipped = Number(/Skipped:\s+(\d+)/.exec(text)?.[1] ?? 0)
-      // A file that crashed before its summary, or exited non-zero, counts one failure at least.
-      const failed = Math.max(total - passed - skipped, code === 0 && total > 0 ? 0 : 1)
+      // A file that crashed before its summary, or exited non-zero, counts one failure at least
+      // (a summary of skipped tests only is not a crash).
+      const failed = Math.max(total - passed - skipped, code === 0 && total + skipped > 0 ? 0 : 1)
       resolve({ file, text, passed, failed, skipped })
     })
   })

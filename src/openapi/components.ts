@@ -1,0 +1,122 @@
+import { aggregateParamsSchema } from '../aggregates/schema.ts'
+import { publicDefinitionSchema } from '../definitions/routes.ts'
+import { measureSchema } from '../measures/schema.ts'
+
+// Request schemas are the very objects the routes compile with ajv, so the document cannot drift
+// from what is validated. Responses have no validator of their own: they are described here, and
+// test/openapi checks real answers against these descriptions.
+
+const error = {
+  type: 'object',
+  required: ['error'],
+  additionalProperties: false,
+  properties: { error: { type: 'string', description: 'what went wrong, in words safe to show' } },
+}
+
+const batchError = {
+  ...error,
+  properties: {
+    ...error.properties,
+    index: { type: 'integer', minimum: 0, description: 'position (from 0) of the first invalid measure; nothing of the batch was stored' },
+  },
+}
+
+const group = {
+  type: 'object',
+  minProperties: 1,
+  maxProperties: 1,
+  additionalProperties: { type: 'string' },
+  description: '{"<groupNKey>": value}; the value reads "*" on a rolled-up (wildcard) row',
+}
+
+const decimal = (description: string) => ({ type: 'number', description: `${description}, rounded to 2 places (half away from zero)` })
+
+const aggregateRow = {
+  type: 'object',
+  description: 'one bucket whose count reaches the definition\'s aggregationThreshold; keys sorted, absent fields omitted',
+  required: ['avg', 'count', 'countNotZero', 'max', 'measureName', 'min', 'startDate', 'std', 'sum'],
+  additionalProperties: false,
+  properties: {
+    avg: decimal('mean'),
+    count: { type: 'integer', minimum: 1, description: 'number of measures' },
+    countNotZero: { type: 'integer', minimum: 0, description: 'number of measures whose value is not 0' },
+    createdBy: { type: 'string', description: 'the producing app; absent for measures sent without one' },
+    firstQuartile: decimal('exact first quartile, linear interpolation (withQuartiles definitions only)'),
+    group1: group,
+    group2: group,
+    group3: group,
+    max: decimal('largest value'),
+    measureName: { type: 'string' },
+    median: decimal('exact median (withQuartiles definitions only)'),
+    min: decimal('smallest value'),
+    startDate: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}$', description: 'the bucket, or the first instant of the period' },
+    std: decimal('sample standard deviation (n−1; 0 for one value)'),
+    sum: decimal('sum'),
+    thirdQuartile: decimal('exact third quartile (withQuartiles definitions only)'),
+  },
+}
+
+const check = {
+  type: 'object',
+  required: ['status'],
+  properties: {
+    status: { enum: ['ok', 'ko'] },
+    version: { type: 'string', description: 'the server version, when it answers' },
+    error: { type: 'string', description: 'why it does not answer' },
+  },
+}
+
+const status = {
+  type: 'object',
+  required: ['db', 'sqlite', 'global_status'],
+  additionalProperties: false,
+  properties: {
+    db: { ...check, description: 'ClickHouse, where the measures live' },
+    sqlite: { ...check, description: 'the definitions and tokens store' },
+    global_status: { enum: ['ok', 'ko'] },
+  },
+}
+
+export const schemas = {
+  Measure: measureSchema,
+  AggregateParams: aggregateParamsSchema,
+  AggregateRow: aggregateRow,
+  PublicDefinition: publicDefinitionSchema,
+  Status: status,
+  Error: error,
+  BatchError: batchError,
+}
+
+export const ref = (name: keyof typeof schemas) => ({ $ref: `#/components/schemas/${name}` })
+
+const errorResponse = (description: string, headers: Record<string, string> = {}, schema = ref('Error')) => ({
+  description,
+  ...(Object.keys(headers).length > 0 && {
+    headers: Object.fromEntries(Object.entries(headers).map(([name, about]) => [name, { description: about, schema: { type: 'string' } }])),
+  }),
+  content: { 'application/json': { schema } },
+})
+
+export const responses = {
+  BadRequest: errorResponse('invalid parameters or malformed JSON; the message names the first fault, in the original service\'s order'),
+  Unauthorized: errorResponse('missing, malformed, unknown, expired or revoked token: {"error": "Unauthorized Access"}', {
+    'WWW-Authenticate': 'Bearer realm="Authentication Required"',
+  }),
+  Forbidden: errorResponse('the token lacks the scope of this route'),
+  PayloadTooLarge: errorResponse('the body is over the configured limit'),
+  UnsupportedMediaType: errorResponse('the body is not of an accepted Content-Type'),
+  Unavailable: errorResponse('ClickHouse could not be reached or the write queue is full; retry later', {
+    'Retry-After': 'seconds to wait before retrying',
+  }),
+  NotFound: errorResponse('no such route or file: {"error": "Not found: <METHOD> <path>"}'),
+  BatchBadRequest: errorResponse('an invalid measure (with its index) or body; nothing was stored', {}, ref('BatchError')),
+}
+
+export const securitySchemes = {
+  bearer: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'a token made by `dacc token create <org>`, carrying scopes: measure:write, aggregate:read',
+  },
+}
