@@ -1,31 +1,21 @@
-import { cac, type CAC } from 'cac'
-import { ClickHouseUnavailable, openClickHouse } from './clickhouse/client.ts'
-import { migrate } from './clickhouse/migrate.ts'
-import { ConfigError, loadConfig, type Config } from './config.ts'
+import type { CAC } from 'cac'
+import { commands, plural, positive, withStore, withStoreAndClickHouse, type GlobalOptions } from './cli/common.ts'
+import { definitionsCommands } from './cli/definitions.ts'
+import { purgeCommands } from './cli/purge.ts'
+import { addSqlCommand } from './cli/sql.ts'
+import { addTransferCommands } from './cli/transfer.ts'
+import { addComputeWildcardAggregate, wildcardCommands } from './cli/wildcards.ts'
+import { ClickHouseUnavailable } from './clickhouse/client.ts'
+import { ConfigError, loadConfig } from './config.ts'
 import { createDefinitions } from './definitions/definitions.ts'
 import { UsageError } from './errors.ts'
 import { startServer } from './server.ts'
-import { openStore, type Store } from './store/store.ts'
 import { SCOPES, createTokens, type Scope } from './tokens/tokens.ts'
 
 const SHUTDOWN_TIMEOUT_MS = 10_000
 
-type GlobalOptions = { config?: string }
-
-/** Runs `fn` with the SQLite store of the configured data directory, closed afterwards. */
-async function withStore<T>(options: GlobalOptions, fn: (store: Store, config: Config) => Promise<T> | T): Promise<T> {
-  const config = loadConfig({ file: options.config })
-  const store = openStore(config.dataDir)
-  try {
-    return await fn(store, config)
-  } finally {
-    store.close()
-  }
-}
-
 function topLevel(): CAC {
-  const cli = cac('dacc')
-  cli.option('--config <file>', 'YAML configuration file (default: $DACC_CONFIG, then ./config.yml)')
+  const cli = commands('dacc')
 
   cli.command('serve', 'Start the HTTP server (applies the schemas first)').action(async (options: GlobalOptions) => {
     const server = await startServer(loadConfig({ file: options.config }))
@@ -39,15 +29,11 @@ function topLevel(): CAC {
   })
 
   cli.command('migrate', 'Create or upgrade the ClickHouse and SQLite schemas (idempotent)').action(async (options: GlobalOptions) => {
-    await withStore(options, async (_store, config) => {
-      const clickhouse = await openClickHouse(config)
-      try {
-        const applied = await migrate(clickhouse.client, { cluster: config.clickhouse.cluster })
-        console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'ClickHouse schema is up to date')
-        console.log('SQLite schema is up to date')
-      } finally {
-        await clickhouse.close()
-      }
+    // Opening the store has brought SQLite up to date; ClickHouse goes through a running server, if any.
+    await withStoreAndClickHouse(options, async (_store, run) => {
+      const { applied } = await run('migrate')
+      console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'ClickHouse schema is up to date')
+      console.log('SQLite schema is up to date')
     })
   })
 
@@ -63,25 +49,25 @@ function topLevel(): CAC {
       })
     })
 
+  addComputeWildcardAggregate(cli)
+  addSqlCommand(cli)
+  addTransferCommands(cli)
   cli.command('token <command>', 'Manage tokens: dacc token create|get|update|delete-org <org> (see dacc token --help)')
+  cli.command('purge <command>', 'Purge old raw measures, aggregates unchanged: dacc purge measure <name> | all-measures [-d DAYS] (see dacc purge --help)')
+  cli.command('definitions <command>', 'Measure definitions: dacc definitions list | delete <name> [--purge-data] (see dacc definitions --help)')
+  cli.command('wildcard <command>', 'Wildcard sets: dacc wildcard list [name] (see dacc wildcard --help)')
   return cli
 }
 
 function tokenCommands(): CAC {
-  const cli = cac('dacc token')
-  cli.option('--config <file>', 'YAML configuration file (default: $DACC_CONFIG, then ./config.yml)')
+  const cli = commands('dacc token')
   const scopesOf = (value: unknown): Scope[] => {
     const scopes = String(value).split(',').map((scope) => scope.trim())
     const unknown = scopes.find((scope) => !(SCOPES as readonly string[]).includes(scope))
     if (unknown) throw new UsageError(`unknown scope: ${unknown} (known: ${SCOPES.join(', ')})`)
     return scopes as Scope[]
   }
-  const daysOf = (value: unknown): number | undefined => {
-    if (value === undefined) return undefined
-    const days = Number(value)
-    if (!Number.isInteger(days) || days <= 0) throw new UsageError(`--expires-in-days must be a positive whole number, got: ${value}`)
-    return days
-  }
+  const daysOf = (value: unknown): number | undefined => (value === undefined ? undefined : positive('--expires-in-days', value))
   type TokenOptions = GlobalOptions & { scopes: string; expiresInDays?: string }
 
   cli
@@ -122,7 +108,7 @@ function tokenCommands(): CAC {
   cli.command('delete-org <org>', 'Delete an org and revoke all its tokens').action(async (org: string, options: GlobalOptions) => {
     await withStore(options, (store, config) => {
       const revoked = createTokens(store, config.auth.signingKey).deleteOrg(org)
-      console.log(`Org deleted: ${org} (${revoked} token${revoked === 1 ? '' : 's'} revoked)`)
+      console.log(`Org deleted: ${org} (${plural(revoked, 'token')} revoked)`)
     })
   })
   return cli
@@ -130,7 +116,7 @@ function tokenCommands(): CAC {
 
 // Multi-word commands (`dacc token create`) are groups, each a cac instance of its own, so that
 // every subcommand gets its own arguments, options and --help.
-const GROUPS: Record<string, () => CAC> = { token: tokenCommands }
+const GROUPS: Record<string, () => CAC> = { token: tokenCommands, purge: purgeCommands, definitions: definitionsCommands, wildcard: wildcardCommands }
 
 export async function main(argv: string[]): Promise<void> {
   const [node, script, first, ...rest] = argv
@@ -142,11 +128,14 @@ export async function main(argv: string[]): Promise<void> {
     if (cli.options.help) return
     if (!cli.matchedCommand) {
       const given = group ? rest[0] : first
-      throw new UsageError(given ? `unknown command: ${group ? `${first} ` : ''}${given} (see dacc${group ? ` ${first}` : ''} --help)` : 'a command is needed (see dacc --help)')
+      const help = `see dacc${group ? ` ${first}` : ''} --help`
+      throw new UsageError(given ? `unknown command: ${group ? `${first} ` : ''}${given} (${help})` : `a command is needed (${help})`)
     }
+    // `dacc sql ... | head`: a reader that has read enough is no failure (serve's log is another matter).
+    if (cli.matchedCommandName !== 'serve') process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 1))
     await cli.runMatchedCommand()
   } catch (err) {
-    console.error(`Error: ${describe(err)}`)
+    console.error(`Error: ${describe(err).trim()}`)
     process.exitCode = 1
   }
 }

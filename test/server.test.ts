@@ -1,32 +1,12 @@
-import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createDefinitions } from '../src/definitions/definitions.ts'
 import { openStore } from '../src/store/store.ts'
 import { createTokens } from '../src/tokens/tokens.ts'
-import { ROOT, startTestServer, tempDir } from './helpers/server.ts'
+import { serveProcess, startTestServer, tempDir } from './helpers/server.ts'
 
 const test = suite('dacc serve')
-
-/** Starts the real `dacc serve` in a child process; resolves with its URL once it listens. */
-function serve(dataDir: string) {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/dacc.js'), 'serve'], {
-    env: { PATH: process.env.PATH, DACC_DATA_DIR: dataDir, DACC_PORT: '0', DACC_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
-  const url = new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk) => {
-      output += chunk
-      const port = /"port":(\d+)/.exec(output)?.[1]
-      if (port) resolve(`http://127.0.0.1:${port}`)
-    })
-    exited.then(() => reject(new Error(`serve exited: ${output}`)))
-  })
-  return { child, url, exited, output: () => output }
-}
 
 test('measures acknowledged before SIGTERM are there after a restart; logs never show the token', async () => {
   const dataDir = tempDir()
@@ -38,7 +18,7 @@ test('measures acknowledged before SIGTERM are there after a restart; logs never
   definitions.insertFile(file)
   store.close()
 
-  const server = serve(dataDir)
+  const server = serveProcess(dataDir)
   const url = await server.url
   const post = (i: number) =>
     fetch(url + '/measure', {
@@ -63,21 +43,6 @@ test('measures acknowledged before SIGTERM are there after a restart; logs never
     assert.is(aggregated.n, 300)
   } finally {
     await restarted.close()
-  }
-})
-
-test('a second process on the same embedded data directory is refused in one line', async () => {
-  const dataDir = tempDir()
-  const server = serve(dataDir)
-  await server.url
-  try {
-    const { runCli } = await import('./helpers/server.ts')
-    const { code, stderr } = await runCli(['migrate'], { DACC_DATA_DIR: dataDir })
-    assert.is(code, 1)
-    assert.match(stderr, /Error: the embedded ClickHouse data directory .* is in use by another process/)
-  } finally {
-    server.child.kill('SIGTERM')
-    await server.exited
   }
 })
 

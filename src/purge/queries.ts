@@ -1,17 +1,22 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
+import { localSource, localTarget } from '../clickhouse/cluster.ts'
 
 export type PurgeResult = { measureName: string; removed: number }[]
 
-const rows = async <T>(client: ClickHouseClient, query: string, params: Record<string, unknown>) =>
+/** All these queries need of a client, so that tests can capture the statements of cluster mode. */
+export type Queries = Pick<ClickHouseClient, 'query' | 'command'>
+
+const rows = async <T>(client: Queries, query: string, params: Record<string, unknown>) =>
   (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>()
 
 /**
  * Deletes the raw measures of `names` received before `cutoff`. Aggregates never change: the
  * materialized view fires only on INSERT, so neither a dropped partition nor a DELETE reaches
  * the states. A weekly partition that is entirely older and holds only purged measures is dropped
- * whole (cheap); the remainder goes through one lightweight DELETE.
+ * whole (cheap); the remainder goes through one lightweight DELETE. On a cluster both go to the
+ * shard-local tables, and the partitions are judged over every shard (see cluster.ts).
  */
-export async function purgeRawMeasures(client: ClickHouseClient, names: string[], cutoff: Date): Promise<PurgeResult> {
+export async function purgeRawMeasures(client: Queries, names: string[], cutoff: Date, cluster = ''): Promise<PurgeResult> {
   const params = { names, cutoff: cutoff.getTime() / 1000 }
   const counts = await rows<{ measure_name: string; n: number }>(
     client,
@@ -23,17 +28,18 @@ export async function purgeRawMeasures(client: ClickHouseClient, names: string[]
   if (counts.length === 0) return names.map((measureName) => ({ measureName, removed: 0 }))
   const partitions = await rows<{ partition: string }>(
     client,
-    `SELECT _partition_id AS partition FROM raw_measures GROUP BY partition
+    `SELECT _partition_id AS partition FROM ${localSource('raw_measures', cluster)} GROUP BY partition
      HAVING max(received_at) < toDateTime64({cutoff:Float64}, 3, 'UTC')
         AND hasAll({names:Array(String)}, groupUniqArray(measure_name))`,
     params,
   )
   for (const { partition } of partitions) {
     // The partition id comes from ClickHouse itself (system-generated digits), never from input.
-    await client.command({ query: `ALTER TABLE raw_measures DROP PARTITION ID '${partition.replace(/[^0-9a-z_-]/gi, '')}'` })
+    const id = partition.replace(/[^0-9a-z_-]/gi, '')
+    await client.command({ query: `ALTER TABLE ${localTarget('raw_measures', cluster)} DROP PARTITION ID '${id}'` })
   }
   await client.command({
-    query: `DELETE FROM raw_measures
+    query: `DELETE FROM ${localTarget('raw_measures', cluster)}
             WHERE measure_name IN {names:Array(String)} AND received_at < toDateTime64({cutoff:Float64}, 3, 'UTC')`,
     query_params: params,
   })
@@ -42,7 +48,28 @@ export async function purgeRawMeasures(client: ClickHouseClient, names: string[]
 }
 
 /** Raw measures currently kept, per measure. */
-export async function rawCounts(client: ClickHouseClient): Promise<Map<string, number>> {
+export async function rawCounts(client: Queries): Promise<Map<string, number>> {
   const result = await rows<{ measure_name: string; n: number }>(client, 'SELECT measure_name, count() AS n FROM raw_measures GROUP BY measure_name', {})
   return new Map(result.map((row) => [row.measure_name, row.n]))
+}
+
+export type DeletedData = { rawMeasures: number; aggregatedMeasures: number }
+
+/**
+ * Deletes all ClickHouse holds of one measure (`dacc definitions delete --purge-data`): its raw
+ * measures, as a purge of everything received so far, and its aggregate states. Those go through
+ * a mutation (ALTER TABLE ... DELETE) rather than a lightweight DELETE: removing a whole measure is
+ * rare and final, and a mutation rewrites the parts now, freeing the space, where a lightweight
+ * delete only masks the rows until merges. mutations_sync = 2 returns once every replica applied
+ * it; it is a SETTINGS clause because the embedded engine would keep a client setting for the rest
+ * of the session.
+ */
+export async function deleteMeasureData(client: Queries, name: string, cluster = ''): Promise<DeletedData> {
+  const [aggregated] = await rows<{ n: number }>(client, 'SELECT sum(count) AS n FROM aggregates WHERE measure_name = {name:String}', { name })
+  const [raw] = await purgeRawMeasures(client, [name], new Date(), cluster)
+  await client.command({
+    query: `ALTER TABLE ${localTarget('aggregates', cluster)} DELETE WHERE measure_name = {name:String} SETTINGS mutations_sync = 2`,
+    query_params: { name },
+  })
+  return { rawMeasures: raw.removed, aggregatedMeasures: aggregated.n }
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import type { ClickHouse } from '../clickhouse/client.ts'
+import type { ClickHouse, ClickHouseClient } from '../clickhouse/client.ts'
 import { UsageError } from '../errors.ts'
 
 // States first: they are the answers, and the raw rows cannot rebuild purged ones.
@@ -14,16 +14,15 @@ type Manifest = { format: 'Native'; exportedAt: string; clickhouseVersion: strin
  * Writes every aggregate state and raw measure to `<dir>/<table>.native` (ClickHouse's Native
  * format: states stay states, byte for byte) and a manifest with the row counts.
  */
-export async function exportData(clickhouse: ClickHouse, dir: string): Promise<Record<string, number>> {
+export async function exportData(client: ClickHouseClient, dir: string): Promise<Record<string, number>> {
   fs.mkdirSync(dir, { recursive: true })
   const rows: Record<string, number> = {}
   for (const table of TABLES) {
-    const result = await clickhouse.client.exec({ query: `SELECT * FROM ${table} FORMAT Native` })
+    const result = await client.exec({ query: `SELECT * FROM ${table} FORMAT Native` })
     await pipeline(result.stream, fs.createWriteStream(path.join(dir, `${table}.native`)))
-    const count = await clickhouse.client.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })
-    rows[table] = (await count.json<{ n: number }>())[0].n
+    rows[table] = (await scalar<number>(client, `SELECT count() FROM ${table}`))
   }
-  const manifest: Manifest = { format: 'Native', exportedAt: new Date().toISOString(), clickhouseVersion: clickhouse.version, rows }
+  const manifest: Manifest = { format: 'Native', exportedAt: new Date().toISOString(), clickhouseVersion: await scalar<string>(client, 'SELECT version()'), rows }
   fs.writeFileSync(path.join(dir, MANIFEST), JSON.stringify(manifest, null, 2) + '\n')
   return rows
 }
@@ -47,6 +46,11 @@ export async function importData(clickhouse: ClickHouse, dir: string, cluster = 
     await client.command({ query: `ATTACH TABLE aggregates_mv${onCluster}` })
   }
   return manifest.rows
+}
+
+async function scalar<T>(client: ClickHouseClient, query: string): Promise<T> {
+  const result = await client.query({ query: `SELECT (${query}) AS value`, format: 'JSONEachRow' })
+  return (await result.json<{ value: T }>())[0].value
 }
 
 async function insertNative(clickhouse: ClickHouse, table: string, file: string): Promise<void> {

@@ -28,7 +28,7 @@ test('an export loaded into another embedded store answers the same, raw rows in
     assert.is((await source.post('/measures', measures, token)).status, 201)
     expected = await answers(source, token)
     assert.ok(expected.every((body) => JSON.parse(body).length > 0))
-    assert.equal(await exportData(source.deps.clickhouse, dir), { aggregates: await count(source, 'aggregates'), raw_measures: 300 })
+    assert.equal(await exportData(source.deps.clickhouse.client, dir), { aggregates: await count(source, 'aggregates'), raw_measures: 300 })
   } finally {
     await source.close()
   }

@@ -1,0 +1,45 @@
+import type { ClickHouseClient } from '../clickhouse/client.ts'
+import { migrate } from '../clickhouse/migrate.ts'
+import { deleteMeasureData, purgeRawMeasures, rawCounts } from '../purge/queries.ts'
+import { exportData } from '../transfer/transfer.ts'
+import { readOnlyQuery } from './sql.ts'
+
+/** What an operation works on: the ClickHouse client, and the cluster name ('' for one server). */
+export type OperationContext = { client: ClickHouseClient; cluster: string }
+
+/**
+ * The ClickHouse work of the CLI, by name, one implementation each. An operation runs in the
+ * CLI's own process, or in `dacc serve` on the CLI's behalf when the server holds the embedded
+ * data directory (see socket.ts), so its arguments and result are plain JSON.
+ */
+export const OPERATIONS = {
+  migrate: async ({ client, cluster }: OperationContext) => ({ applied: await migrate(client, { cluster }) }),
+  /** `before`: an ISO-8601 instant; raw measures received earlier go. */
+  purge: ({ client, cluster }: OperationContext, { names, before }: { names: string[]; before: string }) =>
+    purgeRawMeasures(client, names, new Date(before), cluster),
+  rawCounts: async ({ client }: OperationContext) => Object.fromEntries(await rawCounts(client)),
+  deleteData: ({ client, cluster }: OperationContext, { name }: { name: string }) => deleteMeasureData(client, name, cluster),
+  sql: ({ client }: OperationContext, { query, maxRows }: { query: string; maxRows: number }) => readOnlyQuery(client, query, maxRows),
+  /** `dir`: absolute, since a running server may write it on the CLI's behalf. */
+  export: ({ client }: OperationContext, { dir }: { dir: string }) => exportData(client, dir),
+}
+
+type Operations = typeof OPERATIONS
+export type OperationName = keyof Operations
+type ArgsOf<N extends OperationName> = Parameters<Operations[N]> extends [OperationContext, infer Args] ? [args: Args] : []
+type ResultOf<N extends OperationName> = Awaited<ReturnType<Operations[N]>>
+
+/** Runs an operation by name, wherever it runs: the CLI and the server's retention call this. */
+export type RunOperation = <N extends OperationName>(name: N, ...args: ArgsOf<N>) => Promise<ResultOf<N>>
+
+export const isOperation = (name: string): name is OperationName => Object.hasOwn(OPERATIONS, name)
+
+/** Untyped: arguments and results cross JSON (the socket), or come through a RunOperation. */
+export type RunAny = (name: OperationName, args: unknown) => Promise<unknown>
+
+/** The typed face of a runner. */
+export const typed = (run: RunAny): RunOperation => ((name: OperationName, ...args: unknown[]) => run(name, args[0])) as RunOperation
+
+/** Runs operations on this process's own client. */
+export const runLocally = (context: OperationContext): RunAny => (name, args) =>
+  (OPERATIONS[name] as (context: OperationContext, args: unknown) => Promise<unknown>)(context, args)

@@ -1,0 +1,34 @@
+import { openClickHouse, type ClickHouse } from '../clickhouse/client.ts'
+import type { Config } from '../config.ts'
+import { runLocally, typed, type RunOperation } from './operations.ts'
+import { askServer, socketPath } from './socket.ts'
+
+/**
+ * Runs `fn` with a way to run operations from the CLI. With the embedded engine, a running
+ * `dacc serve` holds the data directory (a second process cannot open it, and the engine would
+ * complain on stderr by itself), so each operation first goes to the server's socket; only when
+ * no server answers does the CLI open the engine itself, once, closed when `fn` is done. A
+ * ClickHouse server (clickhouse.url) takes any number of clients: the CLI connects itself.
+ */
+/** Whether a `dacc serve` answers on the data directory's socket (embedded mode only). */
+export async function serverIsRunning(config: Config): Promise<boolean> {
+  return !config.clickhouse.url && (await askServer(socketPath(config.dataDir), 'rawCounts', undefined)) !== null
+}
+
+export async function withOperations<T>(config: Config, fn: (run: RunOperation) => Promise<T>): Promise<T> {
+  let opened: Promise<ClickHouse> | undefined
+  const run = typed(async (name, args) => {
+    if (!config.clickhouse.url) {
+      const answer = await askServer(socketPath(config.dataDir), name, args)
+      if (answer) return answer.result
+    }
+    opened ??= openClickHouse(config)
+    const { client } = await opened
+    return runLocally({ client, cluster: config.clickhouse.cluster })(name, args)
+  })
+  try {
+    return await fn(run)
+  } finally {
+    await opened?.then((clickhouse) => clickhouse.close(), () => undefined)
+  }
+}

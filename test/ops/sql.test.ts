@@ -1,0 +1,65 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { UsageError } from '../../src/errors.ts'
+import { readOnlyQuery } from '../../src/ops/sql.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+type Context = { server: TestServer }
+const test = suite<Context>('readOnlyQuery', {} as Context)
+
+test.before(async (context) => {
+  context.server = await startTestServer()
+  context.server.define({ name: 'm', aggregationThreshold: 1 })
+})
+test.after(async ({ server }) => server.close())
+
+const run = (server: TestServer, query: string, maxRows = 100) => readOnlyQuery(server.deps.clickhouse.client, query, maxRows)
+
+async function refusal(server: TestServer, query: string): Promise<string> {
+  try {
+    await run(server, query)
+  } catch (err) {
+    assert.instance(err, UsageError, `${query}: ${err}`)
+    assert.not.match((err as Error).message, /\n/)
+    return (err as Error).message
+  }
+  assert.unreachable(`${query} was not refused`)
+  return ''
+}
+
+test('reads: columns with their types and rows, for every read-only kind of statement', async ({ server }) => {
+  assert.equal(await run(server, "SELECT 1 AS a, 'x' AS b, [1, 2] AS c, NULL AS d -- a comment\n;"), {
+    columns: [{ name: 'a', type: 'UInt8' }, { name: 'b', type: 'String' }, { name: 'c', type: 'Array(UInt8)' }, { name: 'd', type: 'Nullable(Nothing)' }],
+    rows: [[1, 'x', [1, 2], null]],
+  })
+  for (const query of ['WITH 2 AS x SELECT x', 'SHOW TABLES', 'DESCRIBE raw_measures', 'EXPLAIN SELECT 1', 'EXISTS TABLE aggregates', '(SELECT 1) UNION ALL (SELECT 2)']) {
+    assert.ok((await run(server, query)).rows.length > 0, query)
+  }
+})
+
+test('writes are refused in one line, by the check and by ClickHouse itself (readonly = 1 on that query)', async ({ server }) => {
+  const kind = 'only read-only queries run here (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS), got: '
+  assert.is(await refusal(server, "INSERT INTO raw_measures (measure_name) VALUES ('x')"), `${kind}INSERT`)
+  assert.is(await refusal(server, 'drop table raw_measures'), `${kind}DROP`)
+  assert.is(await refusal(server, "ALTER TABLE raw_measures DELETE WHERE 1"), `${kind}ALTER`)
+  assert.is(await refusal(server, 'SET readonly = 0'), `${kind}SET`)
+  assert.match(await refusal(server, 'SELECT 1; DROP TABLE raw_measures'), /^Syntax error \(Multi-statements are not allowed\)/)
+  assert.is(await refusal(server, "SELECT 1 INTO OUTFILE '/tmp/dacc-outfile.csv'"), 'INTO OUTFILE is not allowed: redirect the output instead')
+  assert.is(await refusal(server, 'SELECT 1 FORMAT CSV'), 'a FORMAT clause is not allowed: choose the output with --format')
+  // What the check lets through still runs read-only: the query cannot lift the setting, nor write a file.
+  assert.equal((await run(server, "SELECT getSetting('readonly') AS r")).rows, [[1]])
+  assert.match(await refusal(server, 'SELECT 1 SETTINGS readonly = 0'), /^refused, dacc sql is read-only: .*readonly/)
+  assert.match(await refusal(server, "SELECT * FROM file('/etc/hostname', 'LineAsString')"), /^refused, dacc sql is read-only: /)
+  // ...and the server's own session stays writable.
+  const response = await server.post('/measure', { measureName: 'm', value: 1, startDate: '2022-01-01' }, await server.token())
+  assert.is(response.status, 201, await response.text())
+  assert.equal((await run(server, "SELECT count() AS n FROM raw_measures WHERE measure_name = 'm'")).rows, [[1]])
+})
+
+test('a result over maxRows is refused rather than held in memory', async ({ server }) => {
+  assert.is((await run(server, 'SELECT number FROM system.numbers LIMIT 100', 100)).rows.length, 100)
+  const refused = await run(server, 'SELECT number FROM system.numbers LIMIT 101', 100).then(() => '', (err: Error) => err.message)
+  assert.match(refused, /^Limit for result exceeded, max rows: 100\.00, current rows: 101/)
+})
+
+test.run()
