@@ -12,6 +12,7 @@ import type { Batcher } from './measures/batcher.ts'
 import { measureRoutes } from './measures/routes.ts'
 import type { Queued } from './measures/queries.ts'
 import { openApiRoutes } from './openapi/routes.ts'
+import type { PrivacyKeys } from './privacy/keys.ts'
 import { statusRoutes } from './status/routes.ts'
 import type { Store } from './store/store.ts'
 import type { Tokens } from './tokens/tokens.ts'
@@ -26,6 +27,7 @@ export type Deps = {
   definitions: Definitions
   tokens: Tokens
   wildcards: Wildcards
+  privacy: PrivacyKeys
   batcher: Batcher<Queued>
 }
 

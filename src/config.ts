@@ -87,12 +87,37 @@ const schema = {
       env: 'DACC_AGGREGATE_MAX_STALENESS_MS',
     },
   },
+  retention: {
+    rawDays: {
+      doc: 'dacc serve purges raw measures received more than this many days ago, as dacc purge all-measures does (aggregates never change); 0: never',
+      format: 'nat',
+      default: 0,
+      env: 'DACC_RETENTION_RAW_DAYS',
+    },
+    intervalMs: {
+      doc: 'With retention.rawDays set, the server purges at start and then every this many milliseconds',
+      format: (value: unknown) => {
+        if (!Number.isInteger(value) || (value as number) < 1) throw new Error('must be a positive whole number of milliseconds')
+      },
+      default: 3_600_000,
+      env: 'DACC_RETENTION_INTERVAL_MS',
+    },
+  },
   auth: {
     signingKey: {
       doc: 'Secret that signs and verifies tokens (HS256, at least 32 characters); empty: one is generated once and kept in the SQLite store. Set the same value on every instance that shares tokens',
       format: String,
       default: '',
       env: 'DACC_AUTH_SIGNING_KEY',
+      sensitive: true,
+    },
+  },
+  privacy: {
+    secret: {
+      doc: 'Secret (at least 32 characters) keying the hash of contributor pseudonyms and the noise of /aggregate (docs/privacy.md); empty: one is generated once and kept in the SQLite store. Set the same value on every instance, and never change it: contributors would be counted twice and the noise drawn anew',
+      format: String,
+      default: '',
+      env: 'DACC_PRIVACY_SECRET',
       sensitive: true,
     },
   },
@@ -144,7 +169,9 @@ export type Config = {
   log: { level: string }
   clickhouse: { url: string; user: string; password: string; database: string; requestTimeoutMs: number; cluster: string }
   aggregate: { maxStalenessMs: number }
+  retention: { rawDays: number; intervalMs: number }
   auth: { signingKey: string }
+  privacy: { secret: string }
   ingest: { maxBatchRows: number; maxBatchDelayMs: number; maxQueuedRows: number; maxMeasuresPerRequest: number; idempotencyWindowSeconds: number; batchBodyLimit: string }
 }
 
@@ -177,6 +204,9 @@ export function loadConfig({ file, overrides, env = process.env }: LoadOptions =
   const result = config.getProperties() as Config
   if (result.auth.signingKey && result.auth.signingKey.length < 32) {
     throw new ConfigError('invalid configuration: auth.signingKey: must be at least 32 characters')
+  }
+  if (result.privacy.secret && result.privacy.secret.length < 32) {
+    throw new ConfigError('invalid configuration: privacy.secret: must be at least 32 characters')
   }
   return { ...result, dataDir: path.resolve(result.dataDir) }
 }

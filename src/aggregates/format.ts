@@ -23,8 +23,10 @@ export function toAggregateResponse(row: AggregateRow, definition: Definition): 
     count: row.total_count,
     countNotZero: row.not_zero_count,
     sum: round2(row.total_sum),
-    min: round2(row.min_value),
-    max: round2(row.max_value),
+    // hideExtremes: a group's min or max is one contributor's value, however large the group.
+    min: definition.hideExtremes ? null : round2(row.min_value),
+    max: definition.hideExtremes ? null : round2(row.max_value),
+    contributors: definition.thresholdOn === 'contributors' ? row.contributors : null,
     avg: round2(row.avg),
     std: round2(row.std),
     firstQuartile: round2(row.quartiles?.[0]),

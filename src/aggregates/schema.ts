@@ -18,10 +18,12 @@ export const aggregateParamsSchema = {
     createdBy: { type: ['string', 'null'], description: 'only the measures of this producing app ("" for those sent without createdBy)' },
     period: {
       enum: [...PERIODS, null],
-      description: 'merge the stored buckets into days, ISO weeks, months or years, labelled with their first instant; absent: the stored buckets',
+      description:
+        'merge the stored buckets into days, ISO weeks, months or years, labelled with their first instant; absent: the stored buckets. A measure with complementarySuppression has one period, its aggregationPeriod (docs/privacy.md)',
     },
     wildcard: {
-      description: 'also return the rollup of these groups, which read "*": "group2", "group1,group3" or ["group1", "group3"]',
+      description:
+        'also return the rollup of these groups, which read "*": "group2", "group1,group3" or ["group1", "group3"]. A measure with complementarySuppression has its registered rollups only',
       anyOf: [groupNames, { type: 'array', items: groupNames }, { type: 'null' }],
     },
   },
@@ -62,6 +64,7 @@ export function toAggregateParams(input: unknown, findDefinition: (name: string)
     if (faulty.has(field)) throw badRequest(`${field} type is incorrect, it must be a date`)
   }
   if (faulty.has('period')) throw badRequest(`period must be one of ${PERIODS.join(', ')}`)
+  const period = periodOf(params.period as Period | null | undefined, definition)
   const wildcard = wildcardOf(params.wildcard, faulty.has('wildcard'), definition)
   if (faulty.has('createdBy')) throw badRequest('createdBy type is incorrect, it must be a string')
   return {
@@ -69,9 +72,23 @@ export function toAggregateParams(input: unknown, findDefinition: (name: string)
     startDate: parseDate(params.startDate as string)!, // the format check above guarantees they parse
     endDate: parseDate(params.endDate as string)!,
     createdBy: (params.createdBy as string | null | undefined) ?? null,
-    period: (params.period as Period | null | undefined) ?? null,
+    period,
     wildcard,
   }
+}
+
+/**
+ * The period asked, or for a definition with complementarySuppression the only one it is published
+ * by, its aggregationPeriod (its stored buckets without one): answers by two granularities could
+ * be subtracted from each other (a week minus its shown days), so such a measure has one.
+ */
+function periodOf(asked: Period | null | undefined, definition: Definition): Period | null {
+  if (!definition.complementarySuppression) return asked ?? null
+  const only = definition.aggregationPeriod ?? null
+  if ((asked ?? only) !== only) {
+    throw badRequest(only ? `period must be ${only} for this measure, the only one it is published by` : 'period must be absent for this measure, which is published by its stored buckets only')
+  }
+  return only
 }
 
 function wildcardOf(value: unknown, faulty: boolean, definition: Definition): Group[] {

@@ -10,7 +10,11 @@
  *   beats a special case, since inserts through a Distributed table are synchronous here
  *   (see client.ts) and so visible to the next read like on one server;
  * - a materialized view reads `x_local` and writes `y_local`: a view fires only on inserts into
- *   its source table, so each shard aggregates the raw rows it receives, next to their states.
+ *   its source table, so each shard aggregates the raw rows it receives, next to their states;
+ * - `ALTER TABLE x` changes the shard-local table `x_local`; when it changes columns, the
+ *   Distributed table `x` too, lest reads and inserts through it miss the new column (other
+ *   clauses, such as an index, mean nothing to a Distributed table);
+ * - `DROP VIEW v` drops the view on every node (views keep their name on a cluster).
  */
 
 /** The group of a measure: its rows and states share a shard. */
@@ -21,6 +25,9 @@ const MERGE_TREE_ENGINE = /\bENGINE\s*=\s*(\w*)MergeTree\b(?:\s*\(([^()]*)\))?/d
 // The table's COMMENT is its last clause; column comments are followed by at least a `)`.
 const TABLE_COMMENT = /\bCOMMENT\s+'[^']*'\s*$/di
 const CREATE_VIEW = /^\s*CREATE\s+MATERIALIZED\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\s+TO\s+(\w+)\b/di
+const ALTER_TABLE = /^\s*ALTER\s+TABLE\s+(\w+)\b/di
+const COLUMN_CHANGE = /\b(?:ADD|DROP|MODIFY|RENAME)\s+COLUMN\b/i
+const DROP_VIEW = /^\s*DROP\s+VIEW\s+(?:IF\s+EXISTS\s+)?(\w+)\b/di
 
 /**
  * The statement(s) that apply `statement` on `cluster` (a plain identifier, checked when the
@@ -33,7 +40,28 @@ export function renderForCluster(statement: string, cluster: string): string[] {
   if (table) return renderTable(statement, code, table, cluster)
   const view = CREATE_VIEW.exec(code)
   if (view) return [renderView(statement, code, view, cluster)]
+  const alter = ALTER_TABLE.exec(code)
+  if (alter) return renderAlter(statement, code, alter, cluster)
+  const drop = DROP_VIEW.exec(code)
+  if (drop) return [splice(statement, [[drop.indices![1], `${drop[1]} ON CLUSTER ${cluster}`]])]
   throw new Error(`no cluster rendering for this statement (extend src/clickhouse/cluster.ts): ${code.trim().split('\n')[0]}`)
+}
+
+/**
+ * The table a statement that changes rows in place (DELETE, ALTER ... DROP PARTITION) must name:
+ * a Distributed table only routes reads and inserts, so on a cluster it is the shard-local table,
+ * ON CLUSTER (on replicated tables one replica of each shard runs it, the others follow).
+ */
+export function localTarget(table: string, cluster: string): string {
+  return cluster ? `${table}_local ON CLUSTER ${cluster}` : table
+}
+
+/**
+ * The table to read a MergeTree's virtual columns (`_partition_id`) from: on a cluster, the
+ * shard-local tables of every shard (one replica each), seen as one.
+ */
+export function localSource(table: string, cluster: string): string {
+  return cluster ? `cluster('${cluster}', currentDatabase(), ${table}_local)` : table
 }
 
 function renderTable(statement: string, code: string, header: RegExpExecArray, cluster: string): string[] {
@@ -68,6 +96,12 @@ function renderView(statement: string, code: string, header: RegExpExecArray, cl
     [header.indices![2], `${target}_local`],
     [source.indices![1], `${source[1]}_local`],
   ])
+}
+
+function renderAlter(statement: string, code: string, header: RegExpExecArray, cluster: string): string[] {
+  const table = header[1]
+  const onTable = (name: string) => splice(statement, [[header.indices![1], `${name} ON CLUSTER ${cluster}`]])
+  return COLUMN_CHANGE.test(code) ? [onTable(`${table}_local`), onTable(table)] : [onTable(`${table}_local`)]
 }
 
 /**

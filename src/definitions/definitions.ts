@@ -16,6 +16,8 @@ export function createDefinitions(store: Store) {
      ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
   )
   const selectAll = store.db.prepare('SELECT name, body, updated_at, last_purge_at FROM definitions ORDER BY name')
+  const deleteOne = store.db.prepare('DELETE FROM definitions WHERE name = ?')
+  const updatePurge = store.db.prepare('UPDATE definitions SET last_purge_at = ? WHERE name = ?')
   const byName = cached(store, () => {
     const map = new Map<string, Definition>()
     for (const row of selectAll.all() as { name: string; body: string }[]) map.set(row.name, JSON.parse(row.body))
@@ -32,6 +34,20 @@ export function createDefinitions(store: Store) {
         updatedAt: row.updated_at,
         lastPurgeAt: row.last_purge_at,
       })),
+
+    /** Deletes a definition; false when there was none. */
+    delete(name: string): boolean {
+      const deleted = deleteOne.run(name).changes > 0
+      store.touch()
+      return deleted
+    },
+
+    /** Records when the raw measures of `names` were last purged (shown by dacc definitions list). */
+    recordPurge(names: string[], at: Date): void {
+      store.db.transaction(() => {
+        for (const name of names) updatePurge.run(at.toISOString(), name)
+      })()
+    },
 
     /**
      * Validates a definitions file whole, then upserts every entry by name in one transaction:
@@ -79,6 +95,9 @@ export function parseDefinitionsFile(file: string): Definition[] {
   for (const [index, definition] of data.definitions.entries()) {
     if (seen.has(definition.name)) {
       throw new UsageError(`invalid definitions file ${file}: definition #${index + 1} ("${definition.name}"): name is used twice`)
+    }
+    if (definition.noise && definition.noise.valueMin > definition.noise.valueMax) {
+      throw new UsageError(`invalid definitions file ${file}: definition #${index + 1} ("${definition.name}"): noise valueMin must not exceed valueMax`)
     }
     seen.add(definition.name)
   }

@@ -15,7 +15,18 @@ export type Definition = {
   accessPublic: boolean
   withQuartiles: boolean
   maxDaysToUpdateQuartile?: number | null
+  // Privacy options (docs/privacy.md); absent, a definition answers as the original did.
+  /** What aggregationThreshold counts: measures (the default), or distinct contributors. */
+  thresholdOn?: 'measures' | 'contributors'
+  /** Hide rows from which a hidden row could be computed by subtraction; one granularity, registered rollups only, whole periods. */
+  complementarySuppression?: boolean
+  /** No min and max in answers. */
+  hideExtremes?: boolean
+  /** Discrete Laplace noise on counts and sums; values are clamped to [valueMin, valueMax] at ingest. */
+  noise?: Noise | null
 }
+
+export type Noise = { epsilon: number; valueMin: number; valueMax: number }
 
 const optionalString = { type: ['string', 'null'] }
 const groupKey = { type: ['string', 'null'], minLength: 1, maxLength: 200 }
@@ -41,6 +52,20 @@ export const definitionSchema = {
     accessPublic: { type: 'boolean', default: false },
     withQuartiles: { type: 'boolean', default: false },
     maxDaysToUpdateQuartile: { type: ['integer', 'null'], minimum: 0 },
+    // No defaults for the privacy options: a definition stored before them reads the same as one loaded after.
+    thresholdOn: { enum: ['measures', 'contributors'] },
+    complementarySuppression: { type: 'boolean' },
+    hideExtremes: { type: 'boolean' },
+    noise: {
+      type: ['object', 'null'],
+      required: ['epsilon', 'valueMin', 'valueMax'],
+      additionalProperties: false,
+      properties: {
+        epsilon: { type: 'number', exclusiveMinimum: 0 },
+        valueMin: { type: 'number' },
+        valueMax: { type: 'number' },
+      },
+    },
   },
 } as const
 

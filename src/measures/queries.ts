@@ -5,7 +5,15 @@ import type { MeasureRow } from './schema.ts'
 export type Queued = { rows: MeasureRow[]; idempotencyKey: string }
 
 // The order of MeasureRow, then received_at and idempotency_key.
-const RAW_COLUMNS = ['measure_name', 'start_date', 'created_by', 'group1', 'group2', 'group3', 'value', 'with_quartiles', 'received_at', 'idempotency_key']
+const RAW_COLUMNS = ['measure_name', 'start_date', 'created_by', 'group1', 'group2', 'group3', 'value', 'with_quartiles', 'contributor', 'received_at', 'idempotency_key']
+
+/**
+ * The batch with each row's contributor pseudonym replaced by `idOf(pseudonym)`, the keyed hash
+ * raw_measures.contributor stores: what the batcher writes, so no pseudonym reaches ClickHouse.
+ */
+export function withContributorIds(batch: Queued[], idOf: (pseudonym: string) => string): Queued[] {
+  return batch.map((queued) => ({ ...queued, rows: queued.rows.map((row) => row.with(8, idOf(row[8])) as MeasureRow) }))
+}
 
 /**
  * One INSERT for a whole batch; the materialized view turns it into aggregate states in the same

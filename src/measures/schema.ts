@@ -25,6 +25,12 @@ export const measureSchema = {
     },
     startDate: { type: 'string', format: 'dacc-date', description: 'YYYY-MM-DD or an ISO-8601 date-time; the offset is ignored' },
     createdBy: { type: ['string', 'null'], maxLength: 200, description: 'the producing app' },
+    contributor: {
+      type: ['string', 'null'],
+      minLength: 1,
+      maxLength: 200,
+      description: 'an opaque pseudonym of the sending instance, which derives it itself; stored only as a keyed hash, to count distinct contributors (docs/privacy.md)',
+    },
     group1: { ...group, description: 'required iff the definition has group1Key: {"<group1Key>": value}' },
     group2: { ...group, description: 'required iff the definition has group2Key: {"<group2Key>": value}' },
     group3: { ...group, description: 'required iff the definition has group3Key: {"<group3Key>": value}' },
@@ -33,8 +39,12 @@ export const measureSchema = {
 
 const validateShape = ajv.compile(measureSchema)
 
-/** A measure ready for raw_measures, in the column order of RAW_COLUMNS (received_at is added at write time). */
-export type MeasureRow = [string, string, string, string, string, string, number, boolean]
+/**
+ * A measure ready for raw_measures, in the column order of RAW_COLUMNS (received_at is added at
+ * write time). The last item is the contributor pseudonym as sent ('' for none): it is replaced by
+ * its keyed hash before the INSERT (withContributorIds), so it never reaches ClickHouse in clear.
+ */
+export type MeasureRow = [string, string, string, string, string, string, number, boolean, string]
 
 const GROUPS = ['group1', 'group2', 'group3'] as const
 
@@ -68,6 +78,8 @@ export function toMeasureRow(body: unknown, findDefinition: (name: string) => De
     return given ? String(given[givenKey!]) : ''
   })
   if (faulty.has('createdBy')) throw badRequest('createdBy type is incorrect, it must be a string')
+  if (faulty.has('contributor')) throw badRequest('contributor type is incorrect, it must be a string of 1 to 200 characters')
+  const value = Number(measure.value)
   return [
     definition.name,
     parseDate(measure.startDate as string)!, // the format check above guarantees it parses
@@ -75,7 +87,9 @@ export function toMeasureRow(body: unknown, findDefinition: (name: string) => De
     values[0],
     values[1],
     values[2],
-    Number(measure.value),
+    // Clamped where the definition adds noise: the bounds are what the noise's sensitivity assumes.
+    definition.noise ? Math.min(definition.noise.valueMax, Math.max(definition.noise.valueMin, value)) : value,
     definition.withQuartiles === true,
+    (measure.contributor as string | null | undefined) ?? '',
   ]
 }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto'
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose'
 import { UsageError } from '../errors.ts'
+import { storedSecret } from '../store/settings.ts'
 import { cached, type Store } from '../store/store.ts'
 
 export const SCOPES = ['measure:write', 'aggregate:read'] as const
@@ -21,7 +22,7 @@ const VERIFIED_CACHE_SIZE = 10_000
  * the server's copy of the valid ids is reloaded as soon as the store changes.
  */
 export function createTokens(store: Store, configuredKey: string) {
-  const key = new TextEncoder().encode(configuredKey || storedKey(store))
+  const key = new TextEncoder().encode(configuredKey || storedSecret(store, 'signing_key'))
   const { db } = store
   const insertOrg = db.prepare('INSERT OR IGNORE INTO orgs (name, created_at) VALUES (?, ?)')
   const orgExists = db.prepare('SELECT 1 FROM orgs WHERE name = ?').pluck()
@@ -112,15 +113,3 @@ export function createTokens(store: Store, configuredKey: string) {
 }
 
 export type Tokens = ReturnType<typeof createTokens>
-
-/** The signing key generated at first use and kept in the store (when none is configured). */
-function storedKey(store: Store): string {
-  const select = store.db.prepare("SELECT value FROM settings WHERE key = 'signing_key'").pluck()
-  const existing = select.get() as string | undefined
-  if (existing) return existing
-  // INSERT OR IGNORE: if the server and the CLI start at once, both end up with the first key.
-  store.db
-    .prepare("INSERT OR IGNORE INTO settings (key, value) VALUES ('signing_key', ?)")
-    .run(crypto.randomBytes(32).toString('base64url'))
-  return select.get() as string
-}

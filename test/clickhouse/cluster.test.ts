@@ -33,10 +33,10 @@ const undo = (sql: string) =>
     .replace(/\b(\w+)_local\b/g, '$1')
 
 test('every migration renders to statements that run ON CLUSTER and parse', async (context) => {
-  assert.is(statements.length, 4)
+  assert.ok(readMigrations().every((migration) => migration.statements.length > 0))
   for (const statement of statements) {
     for (const rendered of renderForCluster(statement, 'c1')) {
-      assert.match(await format(context, rendered), /^CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS \w+ ON CLUSTER c1\b/)
+      assert.match(await format(context, rendered), /^(CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS|ALTER TABLE|DROP VIEW IF EXISTS) \w+ ON CLUSTER c1\b/)
     }
   }
 })
@@ -99,8 +99,33 @@ CREATE TABLE t (v UInt32 COMMENT 'ENGINE = Log (', x String) ENGINE = ReplacingM
   assert.is(distributed, 'CREATE TABLE t ON CLUSTER c1 AS t_local\nENGINE = Distributed(c1, currentDatabase(), t_local, rand())')
 })
 
+test('ALTER TABLE changes the local table, and the Distributed one too when it changes columns', async (context) => {
+  const column = `-- ALTER TABLE decoy
+ALTER TABLE raw_measures ADD COLUMN IF NOT EXISTS c UInt64 DEFAULT 0 COMMENT 'ALTER TABLE x' AFTER value`
+  const [local, distributed] = await Promise.all(renderForCluster(column, 'c1').map((sql) => format(context, sql)))
+  assert.ok(local.startsWith('ALTER TABLE raw_measures_local ON CLUSTER c1\n'), local)
+  assert.ok(distributed.startsWith('ALTER TABLE raw_measures ON CLUSTER c1\n'), distributed)
+  for (const rendered of [local, distributed]) assert.is(undo(rendered), await format(context, column))
+  const index = 'ALTER TABLE raw_measures ADD INDEX IF NOT EXISTS i c TYPE bloom_filter GRANULARITY 1'
+  assert.equal(renderForCluster(index, 'c1'), ['ALTER TABLE raw_measures_local ON CLUSTER c1 ADD INDEX IF NOT EXISTS i c TYPE bloom_filter GRANULARITY 1'])
+  for (const clause of ['DROP COLUMN c', 'MODIFY COLUMN c String', 'RENAME COLUMN c TO d']) {
+    assert.is(renderForCluster(`ALTER TABLE aggregates ${clause}`, 'c1').length, 2, clause)
+  }
+})
+
+test('a recreated view is dropped and created on every node, over the local tables', async (context) => {
+  const recreated = readMigrations().flatMap((migration) => migration.statements).filter((statement) => /^(DROP VIEW|CREATE MATERIALIZED VIEW)/m.test(statement))
+  const rendered = await Promise.all(recreated.flatMap((statement) => renderForCluster(statement, 'c1')).map((sql) => format(context, sql)))
+  assert.ok(rendered.includes('DROP VIEW IF EXISTS aggregates_mv ON CLUSTER c1'), rendered.join('\n'))
+  for (const create of rendered.filter((sql) => sql.startsWith('CREATE'))) {
+    assert.ok(create.startsWith('CREATE MATERIALIZED VIEW IF NOT EXISTS aggregates_mv ON CLUSTER c1 TO aggregates_local\n'), create)
+    assert.ok(create.includes('\nFROM raw_measures_local\n'), create)
+  }
+})
+
 test('a statement it cannot render is refused, not passed through', () => {
-  assert.throws(() => renderForCluster('ALTER TABLE raw_measures ADD COLUMN x String', 'c1'), /extend src\/clickhouse\/cluster\.ts/)
+  assert.throws(() => renderForCluster('DROP TABLE raw_measures', 'c1'), /extend src\/clickhouse\/cluster\.ts/)
+  assert.throws(() => renderForCluster('RENAME TABLE a TO b', 'c1'), /extend src\/clickhouse\/cluster\.ts/)
   assert.throws(() => renderForCluster('CREATE TABLE t (x String) ENGINE = Memory', 'c1'), /not a MergeTree/)
 })
 

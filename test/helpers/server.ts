@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -71,4 +71,27 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
     child.stderr.on('data', (chunk) => (stderr += chunk))
     child.on('close', (code) => resolve({ code, stdout, stderr }))
   })
+}
+
+export type ServeProcess = { child: ChildProcess; url: Promise<string>; exited: Promise<number | null>; output(): string }
+
+/** Starts the real `dacc serve` in a child process; `url` resolves once it listens. */
+export function serveProcess(dataDir: string): ServeProcess {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/dacc.js'), 'serve'], {
+    env: { PATH: process.env.PATH, DACC_DATA_DIR: dataDir, DACC_PORT: '0', DACC_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+  const url = new Promise<string>((resolve, reject) => {
+    const read = (chunk: Buffer) => {
+      output += chunk
+      const port = /"port":(\d+)/.exec(output)?.[1]
+      if (port) resolve(`http://127.0.0.1:${port}`)
+    }
+    child.stdout.on('data', read)
+    child.stderr.on('data', read)
+    exited.then(() => reject(new Error(`serve exited: ${output}`)))
+  })
+  return { child, url, exited, output: () => output }
 }
