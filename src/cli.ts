@@ -1,5 +1,5 @@
 import type { CAC } from 'cac'
-import { commands, plural, positive, withStore, withStoreAndClickHouse, type GlobalOptions } from './cli/common.ts'
+import { commands, mirrorToClickHouse, plural, positive, withStore, withStoreAndClickHouse, type GlobalOptions } from './cli/common.ts'
 import { definitionsCommands } from './cli/definitions.ts'
 import { purgeCommands } from './cli/purge.ts'
 import { addSqlCommand } from './cli/sql.ts'
@@ -30,10 +30,11 @@ function topLevel(): CAC {
 
   cli.command('migrate', 'Create or upgrade the ClickHouse and SQLite schemas (idempotent)').action(async (options: GlobalOptions) => {
     // Opening the store has brought SQLite up to date; ClickHouse goes through a running server, if any.
-    await withStoreAndClickHouse(options, async (_store, run) => {
+    await withStoreAndClickHouse(options, async (store, run) => {
       const { applied } = await run('migrate')
       console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'ClickHouse schema is up to date')
       console.log('SQLite schema is up to date')
+      await mirrorToClickHouse(store, run)
     })
   })
 
@@ -41,10 +42,13 @@ function topLevel(): CAC {
     .command('insert-definitions-json', 'Insert or update measure definitions from a JSON file ({"definitions": [...]}), by name')
     .option('-f, --file <file>', 'definitions file', { default: 'definitions.json' })
     .action(async (options: GlobalOptions & { file: string }) => {
-      await withStore(options, (store) => {
+      await withStoreAndClickHouse(options, async (store, run) => {
         const { inserted, updated } = createDefinitions(store).insertFile(String(options.file))
         for (const name of inserted) console.log(`New definition inserted: ${name}`)
         for (const name of updated) console.log(`Definition updated: ${name}`)
+        // Without a server to have migrated it, a new store gets its ClickHouse schema here.
+        await run('migrate')
+        await mirrorToClickHouse(store, run)
         console.log('Done.')
       })
     })

@@ -1,6 +1,7 @@
 import { cac, type CAC } from 'cac'
 import { loadConfig, type Config } from '../config.ts'
-import type { Definition, Definitions } from '../definitions/definitions.ts'
+import { firstLine } from '../clickhouse/client.ts'
+import { createDefinitions, type Definition, type Definitions } from '../definitions/definitions.ts'
 import { UsageError } from '../errors.ts'
 import type { RunOperation } from '../ops/operations.ts'
 import { withOperations } from '../ops/run.ts'
@@ -29,6 +30,19 @@ export async function withStore<T>(options: GlobalOptions, fn: (store: Store, co
 /** withStore, and a way to run ClickHouse operations: through a running server, or directly (ops/run.ts). */
 export function withStoreAndClickHouse<T>(options: GlobalOptions, fn: (store: Store, run: RunOperation) => Promise<T>): Promise<T> {
   return withStore(options, (store, config) => withOperations(config, (run) => fn(store, run)))
+}
+
+/**
+ * Copies the SQLite definitions to ClickHouse (the aggregates_public view reads them). SQLite
+ * stays the source of truth: when the copy fails, the next migrate or definitions change redoes it.
+ */
+export async function mirrorToClickHouse(store: Store, run: RunOperation): Promise<void> {
+  const definitions = createDefinitions(store).list().map((record) => record.definition)
+  try {
+    await run('mirrorDefinitions', { definitions })
+  } catch (err) {
+    throw new UsageError(`the definitions are saved, but copying them to ClickHouse failed (dacc migrate copies them again): ${firstLine(err)}`)
+  }
 }
 
 /** The definition named `name`, or the original's message for an unknown one. */

@@ -1,7 +1,7 @@
 import type { CAC } from 'cac'
 import { createDefinitions, groupKeys, type Definition } from '../definitions/definitions.ts'
 import { createWildcards } from '../wildcards/wildcards.ts'
-import { commands, definitionOf, plural, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
+import { commands, definitionOf, mirrorToClickHouse, plural, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 import { formatTable } from './table.ts'
 
 const FLAGS = ['accessApp', 'accessPublic', 'withQuartiles'] as const
@@ -51,6 +51,7 @@ export function definitionsCommands(): CAC {
           ? `${plural(data.rawMeasures, 'raw measure')} and the aggregates of ${plural(data.aggregatedMeasures, 'measure')} deleted`
           : 'its raw measures and aggregates are kept'
         console.log(`Definition deleted: ${name} (${plural(sets.length, 'wildcard set')} removed; ${outcome})`)
+        await mirrorToClickHouse(store, run)
       }),
     )
   return cli

@@ -6,15 +6,18 @@
  *   (Replicated<Kind>MergeTree, replicas of a shard share a Keeper path) plus a Distributed table `x`
  *   over it, so readers and writers keep using `x`. Tables holding a measure group are sharded by
  *   the group: one group's raw rows and aggregate states live on one shard, whose merges then
- *   collapse them. Other tables (schema_migrations: a few rows) spread at random; a uniform rule
- *   beats a special case, since inserts through a Distributed table are synchronous here
- *   (see client.ts) and so visible to the next read like on one server;
+ *   collapse them. Other tables are sharded by their sorting key, so that rows a Replacing engine
+ *   must collapse (the definitions mirror) meet on one shard, and FINAL holds through the
+ *   Distributed table; inserts through it are synchronous here (see client.ts) and so visible to
+ *   the next read like on one server;
  * - a materialized view reads `x_local` and writes `y_local`: a view fires only on inserts into
  *   its source table, so each shard aggregates the raw rows it receives, next to their states;
  * - `ALTER TABLE x` changes the shard-local table `x_local`; when it changes columns, the
  *   Distributed table `x` too, lest reads and inserts through it miss the new column (other
  *   clauses, such as an index, mean nothing to a Distributed table);
- * - `DROP VIEW v` drops the view on every node (views keep their name on a cluster).
+ * - `DROP VIEW v` drops the view on every node (views keep their name on a cluster);
+ * - a plain `CREATE VIEW v AS SELECT ...` is created on every node as written: it reads the
+ *   Distributed tables, so each node's view sees the whole cluster.
  */
 
 /** The group of a measure: its rows and states share a shard. */
@@ -28,6 +31,8 @@ const CREATE_VIEW = /^\s*CREATE\s+MATERIALIZED\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)
 const ALTER_TABLE = /^\s*ALTER\s+TABLE\s+(\w+)\b/di
 const COLUMN_CHANGE = /\b(?:ADD|DROP|MODIFY|RENAME)\s+COLUMN\b/i
 const DROP_VIEW = /^\s*DROP\s+VIEW\s+(?:IF\s+EXISTS\s+)?(\w+)\b/di
+const CREATE_PLAIN_VIEW = /^\s*CREATE\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\s+AS\b/di
+const ORDER_BY = /\bORDER\s+BY\s+(\([^()]*\)|\w+)/i
 
 /**
  * The statement(s) that apply `statement` on `cluster` (a plain identifier, checked when the
@@ -42,8 +47,8 @@ export function renderForCluster(statement: string, cluster: string): string[] {
   if (view) return [renderView(statement, code, view, cluster)]
   const alter = ALTER_TABLE.exec(code)
   if (alter) return renderAlter(statement, code, alter, cluster)
-  const drop = DROP_VIEW.exec(code)
-  if (drop) return [splice(statement, [[drop.indices![1], `${drop[1]} ON CLUSTER ${cluster}`]])]
+  const named = DROP_VIEW.exec(code) ?? CREATE_PLAIN_VIEW.exec(code)
+  if (named) return [splice(statement, [[named.indices![1], `${named[1]} ON CLUSTER ${cluster}`]])]
   throw new Error(`no cluster rendering for this statement (extend src/clickhouse/cluster.ts): ${code.trim().split('\n')[0]}`)
 }
 
@@ -72,7 +77,7 @@ function renderTable(statement: string, code: string, header: RegExpExecArray, c
   const [kind, args] = [engine[1], engine[2]?.trim()]
   const replicated = `ENGINE = Replicated${kind}MergeTree('/clickhouse/tables/{shard}/{database}/${local}', '{replica}'${args ? `, ${args}` : ''})`
   const columns = columnNames(code, header.indices![0][1] - 1) // the header ends with the list's `(`
-  const key = SHARDING_COLUMNS.every((column) => columns.includes(column)) ? `cityHash64(${SHARDING_COLUMNS.join(', ')})` : 'rand()'
+  const key = SHARDING_COLUMNS.every((column) => columns.includes(column)) ? `cityHash64(${SHARDING_COLUMNS.join(', ')})` : shardingBySortingKey(code)
   const comment = TABLE_COMMENT.exec(code)
   return [
     splice(statement, [
@@ -83,6 +88,12 @@ function renderTable(statement: string, code: string, header: RegExpExecArray, c
       `ENGINE = Distributed(${cluster}, currentDatabase(), ${local}, ${key})` +
       (comment ? `\n${statement.slice(comment.index).trim()}` : ''),
   ]
+}
+
+function shardingBySortingKey(code: string): string {
+  const key = ORDER_BY.exec(code)?.[1]
+  if (!key || /^tuple\(\s*\)$/i.test(key)) return 'rand()'
+  return `cityHash64${key.startsWith('(') ? key : `(${key})`}`
 }
 
 function renderView(statement: string, code: string, header: RegExpExecArray, cluster: string): string {

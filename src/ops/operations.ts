@@ -1,5 +1,7 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
 import { migrate } from '../clickhouse/migrate.ts'
+import { mirrorDefinitions } from '../definitions/mirror.ts'
+import type { Definition } from '../definitions/schema.ts'
 import { deleteMeasureData, purgeRawMeasures, rawCounts } from '../purge/queries.ts'
 import { exportData } from '../transfer/transfer.ts'
 import { readOnlyQuery } from './sql.ts'
@@ -20,6 +22,8 @@ export const OPERATIONS = {
   rawCounts: async ({ client }: OperationContext) => Object.fromEntries(await rawCounts(client)),
   deleteData: ({ client, cluster }: OperationContext, { name }: { name: string }) => deleteMeasureData(client, name, cluster),
   sql: ({ client }: OperationContext, { query, maxRows }: { query: string; maxRows: number }) => readOnlyQuery(client, query, maxRows),
+  /** The SQLite definitions, sent whole: ClickHouse's copy becomes equal to them. */
+  mirrorDefinitions: ({ client }: OperationContext, { definitions }: { definitions: Definition[] }) => mirrorDefinitions(client, definitions),
   /** `dir`: absolute, since a running server may write it on the CLI's behalf. */
   export: ({ client }: OperationContext, { dir }: { dir: string }) => exportData(client, dir),
 }

@@ -36,7 +36,7 @@ test('every migration renders to statements that run ON CLUSTER and parse', asyn
   assert.ok(readMigrations().every((migration) => migration.statements.length > 0))
   for (const statement of statements) {
     for (const rendered of renderForCluster(statement, 'c1')) {
-      assert.match(await format(context, rendered), /^(CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS|ALTER TABLE|DROP VIEW IF EXISTS) \w+ ON CLUSTER c1\b/)
+      assert.match(await format(context, rendered), /^(CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|ALTER TABLE|DROP VIEW IF EXISTS) \w+ ON CLUSTER c1\b/)
     }
   }
 })
@@ -54,12 +54,12 @@ test('a MergeTree table becomes a replicated local table, columns, comments and 
   }
 })
 
-test('Distributed tables shard measure tables by group, others at random, and keep the table comment', async (context) => {
+test('Distributed tables shard measure tables by group, others by their sorting key, and keep the table comment', async (context) => {
   const distributed = (statement: string) => format(context, renderForCluster(statement, 'c1')[1])
   assert.is(
     await distributed(SCHEMA_MIGRATIONS),
     'CREATE TABLE IF NOT EXISTS schema_migrations ON CLUSTER c1 AS schema_migrations_local\n' +
-      'ENGINE = Distributed(c1, currentDatabase(), schema_migrations_local, rand())',
+      'ENGINE = Distributed(c1, currentDatabase(), schema_migrations_local, cityHash64(version))',
   )
   for (const [statement, table] of [[raw, 'raw_measures'], [aggregates, 'aggregates']]) {
     const comment = /\nCOMMENT '.*'$/.exec(await format(context, statement))![0]
@@ -96,7 +96,7 @@ CREATE TABLE t (v UInt32 COMMENT 'ENGINE = Log (', x String) ENGINE = ReplacingM
   const [local, distributed] = await Promise.all(renderForCluster(statement, 'c1').map((sql) => format(context, sql)))
   assert.ok(local.includes(`ENGINE = ReplicatedReplacingMergeTree(${PATH('t')}, v)`), local)
   assert.ok(local.includes("`v` UInt32 COMMENT 'ENGINE = Log ('"), local)
-  assert.is(distributed, 'CREATE TABLE t ON CLUSTER c1 AS t_local\nENGINE = Distributed(c1, currentDatabase(), t_local, rand())')
+  assert.is(distributed, 'CREATE TABLE t ON CLUSTER c1 AS t_local\nENGINE = Distributed(c1, currentDatabase(), t_local, cityHash64(x))')
 })
 
 test('ALTER TABLE changes the local table, and the Distributed one too when it changes columns', async (context) => {

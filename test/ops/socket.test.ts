@@ -43,7 +43,7 @@ test('with dacc serve running, every command works; ClickHouse work goes through
     assert.is(fs.statSync(socketPath(dataDir)).mode & 0o777, 0o600)
     await everyCommand({ DACC_DATA_DIR: dataDir })
     const served = [...server.output().matchAll(/"operation":"(\w+)","ms":\d+,"msg":"operation run for the CLI"/g)].map((match) => match[1])
-    assert.equal(new Set(served), new Set(['migrate', 'purge', 'rawCounts', 'deleteData', 'sql']))
+    assert.equal(new Set(served), new Set(['migrate', 'mirrorDefinitions', 'purge', 'rawCounts', 'deleteData', 'sql']))
   } finally {
     server.child.kill('SIGTERM')
   }
