@@ -1,19 +1,13 @@
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { measureExamples } from '../../src/openapi/examples.ts'
 import { ROOT, startTestServer, type TestServer } from '../helpers/server.ts'
 
 const FIXTURES = path.join(ROOT, '../shared/fixtures')
 
-const valid = {
-  measureName: 'konnector-event-daily',
-  value: 1,
-  startDate: '2022-01-01',
-  createdBy: 'ecolyo',
-  group1: { slug: 'enedis' },
-  group2: { event_type: 'connection' },
-  group3: { status: 'success' },
-}
+// The documented example (README, OpenAPI document): DESIGN.md's measure with three groups.
+const valid = measureExamples.withGroups
 
 type Context = { server: TestServer; token: string }
 const test = suite<Context>('POST /measure', {} as Context)
