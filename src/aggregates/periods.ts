@@ -2,8 +2,8 @@ import type { Period } from './queries.ts'
 
 /**
  * [startDate, endDate) widened to the whole periods it overlaps (dates `YYYY-MM-DD hh:mm:ss`), for
- * definitions with privacy options: a period's row then holds the same measures whatever the
- * range asked, so two ranges cannot be subtracted to isolate part of a period (a week up to
+ * definitions with fixedPublication or noise: a period's row then holds the same measures whatever
+ * the range asked, so two ranges cannot be subtracted to isolate part of a period (a week up to
  * Wednesday minus the week up to Tuesday), and a cell's noise always goes with the same content.
  * Without a period, rows are stored buckets, which a range takes whole already.
  */

@@ -27,7 +27,7 @@ export type AggregateQuery = {
   threshold: number
   /** What the threshold counts: measures, or distinct contributors (read too, as `contributors`). */
   thresholdOn: 'measures' | 'contributors'
-  /** Also return the rows under the threshold, as their keys alone (shown = 0), for complementary suppression. */
+  /** Also return the rows under the threshold, as their keys alone (shown = 0), for complementary suppression (answers with rollups). */
   keepHidden: boolean
   withQuartiles: boolean
   /** Rollups beside the full grouping, each rolling up distinct groups. */

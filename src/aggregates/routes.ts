@@ -29,12 +29,12 @@ export function aggregateRoutes(deps: Deps): Router {
   const router = new Router()
   const cached = createAnswerCache<string>(deps.config.aggregate.maxStalenessMs)
 
-  // The privacy options (docs/privacy.md) apply before the answer is cached: suppression on the
-  // true counts first, then noise on what is shown.
+  // Privacy (docs/privacy.md) applies before the answer is cached: complementary suppression on
+  // the true counts first, for every answer with rollups, then the definition's noise on what is shown.
   const read = async (query: AggregateQuery, definition: Definition): Promise<string> => {
     try {
       const rows = await selectAggregates(clickhouse.client, query)
-      const shown = definition.complementarySuppression ? suppressComplements(rows) : rows
+      const shown = query.keepHidden ? suppressComplements(rows) : rows
       const answer = definition.noise ? addNoise(shown, definition.name, query.period, definition.noise, privacy) : shown
       return JSON.stringify(answer.map((row) => toAggregateResponse(row, definition)))
     } catch (err) {
@@ -45,8 +45,9 @@ export function aggregateRoutes(deps: Deps): Router {
 
   const answer = async (ctx: Context) => {
     const { definition, ...params } = toAggregateParams(paramsOf(ctx), definitions.get)
-    const wholeOnly = definition.complementarySuppression === true || definition.noise != null
+    const wholeOnly = definition.fixedPublication === true || definition.noise != null
     const range = wholeOnly ? wholePeriods(params.startDate, params.endDate, params.period) : params
+    const rollups = rollupsOf(definition, params.wildcard, wildcards.forMeasure(definition.name))
     const query: AggregateQuery = {
       measureName: definition.name,
       startDate: range.startDate,
@@ -55,9 +56,12 @@ export function aggregateRoutes(deps: Deps): Router {
       period: params.period,
       threshold: definition.aggregationThreshold,
       thresholdOn: definition.thresholdOn ?? 'measures',
-      keepHidden: definition.complementarySuppression === true,
+      // A "*" row sums other rows of the answer, so one hidden among them could be had by
+      // subtraction: suppression needs the hidden rows' keys. Without rollups nothing sums
+      // anything, and the answer is the threshold's alone, as the original's.
+      keepHidden: rollups.length > 0,
       withQuartiles: definition.withQuartiles,
-      rollups: rollupsOf(definition, params.wildcard, wildcards.forMeasure(definition.name)),
+      rollups,
     }
     ctx.type = 'json'
     ctx.body = await cached(JSON.stringify([query, definition]), () => read(query, definition))

@@ -19,11 +19,11 @@ export const aggregateParamsSchema = {
     period: {
       enum: [...PERIODS, null],
       description:
-        'merge the stored buckets into days, ISO weeks, months or years, labelled with their first instant; absent: the stored buckets. A measure with complementarySuppression has one period, its aggregationPeriod (docs/privacy.md)',
+        'merge the stored buckets into days, ISO weeks, months or years, labelled with their first instant; absent: the stored buckets. A measure with fixedPublication has one period, its aggregationPeriod (docs/privacy.md)',
     },
     wildcard: {
       description:
-        'also return the rollup of these groups, which read "*": "group2", "group1,group3" or ["group1", "group3"]. A measure with complementarySuppression has its registered rollups only',
+        'also return the rollup of these groups, which read "*": "group2", "group1,group3" or ["group1", "group3"]. In an answer with rollups, rows may be left out beyond the threshold so that none under it can be computed by subtraction; a measure with fixedPublication has its registered rollups only (docs/privacy.md)',
       anyOf: [groupNames, { type: 'array', items: groupNames }, { type: 'null' }],
     },
   },
@@ -78,12 +78,12 @@ export function toAggregateParams(input: unknown, findDefinition: (name: string)
 }
 
 /**
- * The period asked, or for a definition with complementarySuppression the only one it is published
+ * The period asked, or for a definition with fixedPublication the only one it is published
  * by, its aggregationPeriod (its stored buckets without one): answers by two granularities could
  * be subtracted from each other (a week minus its shown days), so such a measure has one.
  */
 function periodOf(asked: Period | null | undefined, definition: Definition): Period | null {
-  if (!definition.complementarySuppression) return asked ?? null
+  if (!definition.fixedPublication) return asked ?? null
   const only = definition.aggregationPeriod ?? null
   if ((asked ?? only) !== only) {
     throw badRequest(only ? `period must be ${only} for this measure, the only one it is published by` : 'period must be absent for this measure, which is published by its stored buckets only')

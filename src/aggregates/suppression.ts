@@ -2,9 +2,9 @@ import { GROUPS } from '../wildcards/wildcards.ts'
 import { maskOf, type AggregateRow } from './queries.ts'
 
 /**
- * Complementary suppression (definitions with complementarySuppression; docs/privacy.md has the
- * proof). Hides more rows of an answer so that no hidden row's count, sum or other additive
- * statistic can be computed by adding and subtracting shown rows. Rows of different buckets or
+ * Complementary suppression, for every answer with rollups (docs/privacy.md has the proof). Hides
+ * more rows of an answer so that no hidden row's count, sum or other additive statistic can be
+ * computed by adding and subtracting shown rows of that answer. Rows of different buckets or
  * createdBy never add up to one another, so each (bucket, createdBy) is handled on its own, and
  * only hidden rows' keys are needed: the rows under the threshold come without statistics.
  *

@@ -3,7 +3,11 @@ import type { Deps } from '../app.ts'
 import { requireScope } from '../http/auth.ts'
 import { definitionSchema, type Definition } from './schema.ts'
 
-/** What a reader may learn of a definition: what to ask /aggregate and how to read its answer; not its org, owner or purge settings. */
+/**
+ * What a reader may learn of a definition: what to ask /aggregate and how to read its answer, its
+ * privacy options included (what the threshold counts, which statistics are left out or noisy,
+ * which periods and rollups it is published by); not its org, owner or purge settings.
+ */
 export const PUBLIC_FIELDS = [
   'name',
   'description',
@@ -13,6 +17,10 @@ export const PUBLIC_FIELDS = [
   'aggregationPeriod',
   'aggregationThreshold',
   'withQuartiles',
+  'thresholdOn',
+  'hideExtremes',
+  'noise',
+  'fixedPublication',
 ] as const satisfies readonly (keyof Definition)[]
 
 /** One item of GET /definitions, picked from the definitions file schema so the two cannot drift. */

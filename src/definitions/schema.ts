@@ -15,11 +15,16 @@ export type Definition = {
   accessPublic: boolean
   withQuartiles: boolean
   maxDaysToUpdateQuartile?: number | null
-  // Privacy options (docs/privacy.md); absent, a definition answers as the original did.
+  // Privacy options (docs/privacy.md); absent, a definition answers as the original did, but that an
+  // answer with rollups is always suppressed within itself (src/aggregates/suppression.ts).
   /** What aggregationThreshold counts: measures (the default), or distinct contributors. */
   thresholdOn?: 'measures' | 'contributors'
-  /** Hide rows from which a hidden row could be computed by subtraction; one granularity, registered rollups only, whole periods. */
-  complementarySuppression?: boolean
+  /**
+   * Published as one fixed whole, so that answers to different requests cannot be subtracted from
+   * each other either: one period (aggregationPeriod), registered rollups only, whole periods.
+   * (Within one answer, complementary suppression applies to every definition.)
+   */
+  fixedPublication?: boolean
   /** No min and max in answers. */
   hideExtremes?: boolean
   /** Discrete Laplace noise on counts and sums; values are clamped to [valueMin, valueMax] at ingest. */
@@ -53,11 +58,18 @@ export const definitionSchema = {
     withQuartiles: { type: 'boolean', default: false },
     maxDaysToUpdateQuartile: { type: ['integer', 'null'], minimum: 0 },
     // No defaults for the privacy options: a definition stored before them reads the same as one loaded after.
-    thresholdOn: { enum: ['measures', 'contributors'] },
-    complementarySuppression: { type: 'boolean' },
-    hideExtremes: { type: 'boolean' },
+    thresholdOn: {
+      enum: ['measures', 'contributors'],
+      description: 'what aggregationThreshold counts: measures (absent), or distinct contributors, then shown as each row\'s contributors',
+    },
+    fixedPublication: {
+      type: 'boolean',
+      description: 'published by one period (aggregationPeriod, stored buckets without one) and its registered rollups only, periods whole: answers to different requests are parts of one suppressed whole',
+    },
+    hideExtremes: { type: 'boolean', description: 'no min and max in answers' },
     noise: {
       type: ['object', 'null'],
+      description: 'discrete Laplace noise on count, countNotZero, sum (and contributors), avg computed from them; values clamped to [valueMin, valueMax] at ingest',
       required: ['epsilon', 'valueMin', 'valueMax'],
       additionalProperties: false,
       properties: {

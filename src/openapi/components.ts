@@ -31,27 +31,32 @@ const group = {
 
 const decimal = (description: string) => ({ type: 'number', description: `${description}, rounded to 2 places (half away from zero)` })
 
+// What format.ts writes, privacy options included (docs/privacy.md): hideExtremes leaves out min and
+// max, thresholdOn contributors adds contributors, noise may bring a count to 0, which has no avg.
 const aggregateRow = {
   type: 'object',
-  description: 'one bucket whose count reaches the definition\'s aggregationThreshold; keys sorted, absent fields omitted',
-  required: ['avg', 'count', 'countNotZero', 'max', 'measureName', 'min', 'startDate', 'std', 'sum'],
+  description:
+    'one bucket whose count (or contributors, with thresholdOn contributors) reaches the definition\'s aggregationThreshold; ' +
+    'in an answer with rollups, rows may also be left out so that none under the threshold follows by subtraction. Keys sorted, absent fields omitted',
+  required: ['count', 'countNotZero', 'measureName', 'startDate', 'std', 'sum'],
   additionalProperties: false,
   properties: {
-    avg: decimal('mean'),
-    count: { type: 'integer', minimum: 1, description: 'number of measures' },
-    countNotZero: { type: 'integer', minimum: 0, description: 'number of measures whose value is not 0' },
+    avg: decimal('mean; absent only when a noisy count is 0'),
+    contributors: { type: 'integer', minimum: 0, description: 'distinct contributors (thresholdOn contributors definitions only); noisy with noise' },
+    count: { type: 'integer', minimum: 0, description: 'number of measures; noisy with noise, which may bring it to 0' },
+    countNotZero: { type: 'integer', minimum: 0, description: 'number of measures whose value is not 0; noisy with noise' },
     createdBy: { type: 'string', description: 'the producing app; absent for measures sent without one' },
     firstQuartile: decimal('exact first quartile, linear interpolation (withQuartiles definitions only)'),
     group1: group,
     group2: group,
     group3: group,
-    max: decimal('largest value'),
+    max: decimal('largest value (absent with hideExtremes)'),
     measureName: { type: 'string' },
     median: decimal('exact median (withQuartiles definitions only)'),
-    min: decimal('smallest value'),
+    min: decimal('smallest value (absent with hideExtremes)'),
     startDate: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}$', description: 'the bucket, or the first instant of the period' },
     std: decimal('sample standard deviation (n−1; 0 for one value)'),
-    sum: decimal('sum'),
+    sum: decimal('sum; noisy with noise'),
     thirdQuartile: decimal('exact third quartile (withQuartiles definitions only)'),
   },
 }

@@ -42,7 +42,10 @@ function aggregateOperation(method: 'get' | 'post') {
     summary: 'Aggregates of a measure, per bucket and group, above its threshold',
     description:
       'Parameters come from a JSON body (the original\'s way, also on GET) or, when the body is empty, from the query string. ' +
-      'Buckets with fewer measures than the definition\'s aggregationThreshold are never returned.',
+      'Buckets with fewer measures than the definition\'s aggregationThreshold are never returned. ' +
+      'In an answer with rollups ("*" rows, which sum other rows), more rows are left out where needed so that no hidden row follows ' +
+      'by subtracting shown rows of the answer. The definition\'s privacy options (GET /definitions) say what else applies: ' +
+      'thresholdOn, hideExtremes, noise, fixedPublication (docs/privacy.md).',
     security: bearer,
     ...(method === 'get' && { parameters: aggregateQueryParameters() }),
     requestBody: { required: method === 'post', content: json(ref('AggregateParams'), examples.aggregateParamsExamples) },
@@ -107,7 +110,7 @@ export function openApiDocument(explorerFiles: Map<string, StaticFile>) {
           summary: 'The definitions whose aggregates may be read (accessApp or accessPublic), by name',
           security: bearer,
           responses: {
-            200: { description: 'public fields only; absent fields omitted', content: json({ type: 'array', items: ref('PublicDefinition') }, { definitions: examples.definitionsExample }) },
+            200: { description: 'public fields only, privacy options included; absent fields omitted', content: json({ type: 'array', items: ref('PublicDefinition') }, { definitions: examples.definitionsExample }) },
             401: use('Unauthorized'),
             403: use('Forbidden', 'the token lacks the aggregate:read scope'),
           },

@@ -53,6 +53,18 @@ export const definitionsExample = [
     aggregationThreshold: 5,
     withQuartiles: false,
   },
+  {
+    name: 'konnector-event-daily',
+    group1Key: 'slug',
+    group2Key: 'event_type',
+    aggregationPeriod: 'day',
+    aggregationThreshold: 5,
+    withQuartiles: false,
+    thresholdOn: 'contributors',
+    hideExtremes: true,
+    noise: { epsilon: 0.5, valueMin: 0, valueMax: 1000 },
+    fixedPublication: true,
+  },
 ]
 
 export const statusExample = { db: { status: 'ok', version: '26.7.2.1' }, sqlite: { status: 'ok' }, global_status: 'ok' }

@@ -223,7 +223,7 @@ test('std is 0 for a single value; decimals round half away from zero; exact qua
   ])
 })
 
-test('wildcard rows: rolled-up groups read "*", obey the threshold, and never mix with a real empty value', async (context) => {
+test('wildcard rows: rolled-up groups read "*", obey the threshold, never mix with a real empty value, and give no hidden row away', async (context) => {
   context.server.define({ name: 'agg-wildcards', group1Key: 'slug', group2Key: 'status', aggregationThreshold: 2, accessApp: true })
   const at = (slug: string, status: string, value: number): [string, number, Params] =>
     ['2022-01-01', value, { createdBy: 'c', group1: { slug }, group2: { status } }]
@@ -240,18 +240,21 @@ test('wildcard rows: rolled-up groups read "*", obey the threshold, and never mi
   const detailed = [row('', 'ok', [5, 6]), row('enedis', 'ok', [1, 2])]
   assert.equal(await aggregate(context, params), detailed)
   for (const via of BOTH) {
+    // grdf's rollup holds 1 measure: under the threshold. (enedis, ok) is shown without a rollup,
+    // but not beside (enedis, *): the difference would be the hidden (enedis, ko).
     assert.equal(await aggregate(context, { ...params, wildcard: 'group2' }, via), [
       row('', 'ok', [5, 6]),
       row('', '*', [5, 6]),
-      row('enedis', 'ok', [1, 2]),
-      row('enedis', '*', [1, 2, 3]), // grdf's rollup holds 1 measure: under the threshold
+      row('enedis', '*', [1, 2, 3]),
     ])
+    // (*, ko) holds two hidden rows, known only as their sum.
     assert.equal(await aggregate(context, { ...params, wildcard: 'group1' }, via), [
       ...detailed,
       row('*', 'ko', [3, 4]),
       row('*', 'ok', [1, 2, 5, 6]),
     ])
   }
+  // Likewise (*, *) minus the shown rows is the two hidden ones together.
   const both = [...detailed, row('*', '*', [1, 2, 3, 4, 5, 6])]
   assert.equal(await aggregate(context, { ...params, wildcard: ['group2', 'group1'] }), both)
   assert.equal(await aggregate(context, { ...params, wildcard: 'group1, group2' }, 'GET'), both)

@@ -4,9 +4,8 @@ import type { AggregateRow } from '../../src/aggregates/queries.ts'
 import { suppressComplements } from '../../src/aggregates/suppression.ts'
 import { createSolver } from '../privacy/solver.ts'
 
-// Tables built here, as /aggregate's query returns them for a definition with
-// complementarySuppression (rows under the threshold as keys only), then checked against
-// the attacker's arithmetic (test/privacy/solver.ts).
+// Tables built here, as /aggregate's query returns them for an answer with rollups (rows under
+// the threshold as keys only), then checked against the attacker's arithmetic (test/privacy/solver.ts).
 const test = suite('suppressComplements')
 
 type Cell = { bucket: string; createdBy: string; groups: string[]; count: number }

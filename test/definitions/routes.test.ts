@@ -25,7 +25,7 @@ test('a missing token gets 401, a token without aggregate:read 403', async ({ se
   })
 })
 
-test('readable definitions only, by name, public fields only, absent ones omitted, changes seen at once', async ({ server }) => {
+test('readable definitions only, by name, public fields (privacy options included) only, absent ones omitted, changes seen at once', async ({ server }) => {
   const token = await server.token(['aggregate:read'])
   server.define(
     {
@@ -35,11 +35,20 @@ test('readable definitions only, by name, public fields only, absent ones omitte
     },
     { name: 'alpha-app', accessApp: true },
     { name: 'hidden', description: 'not for readers', accessApp: false, accessPublic: false },
+    {
+      name: 'private-app', accessApp: true, thresholdOn: 'contributors', hideExtremes: true, fixedPublication: true,
+      noise: { epsilon: 0.5, valueMin: 0, valueMax: 1000 },
+    },
   )
   assert.equal(await list(server, token), {
     status: 200,
     body: [
       { name: 'alpha-app', aggregationThreshold: 5, withQuartiles: false },
+      // The privacy options, which say how to read its answers.
+      {
+        name: 'private-app', aggregationThreshold: 5, withQuartiles: false, thresholdOn: 'contributors', hideExtremes: true,
+        noise: { epsilon: 0.5, valueMin: 0, valueMax: 1000 }, fixedPublication: true,
+      },
       {
         name: 'zeta-public', description: 'Connections by device', group1Key: 'device', group2Key: 'os', group3Key: 'browser',
         aggregationPeriod: 'day', aggregationThreshold: 10, withQuartiles: true,
@@ -47,7 +56,7 @@ test('readable definitions only, by name, public fields only, absent ones omitte
     ],
   })
   server.define({ name: 'alpha-app', accessApp: false }, { name: 'hidden', accessApp: true })
-  assert.equal(((await list(server, token)).body as { name: string }[]).map((definition) => definition.name), ['hidden', 'zeta-public'])
+  assert.equal(((await list(server, token)).body as { name: string }[]).map((definition) => definition.name), ['hidden', 'private-app', 'zeta-public'])
 })
 
 test.run()

@@ -206,4 +206,34 @@ test('the example requests are accepted, and real answers match the documented r
   await conforms(context, '/explorer/{file}', 'get', await fetch(`${server.url}/explorer/nope.js`))
 })
 
+test('answers shaped by privacy options match the documented row, and GET /definitions shows the options', async (context) => {
+  const { server, token } = context
+  const options = { group1Key: 'device', aggregationThreshold: 2, accessApp: true, withQuartiles: true, thresholdOn: 'contributors' as const, hideExtremes: true }
+  server.define(
+    { name: 'private-contributors', ...options },
+    { name: 'private-noisy', ...options, aggregationPeriod: 'day', noise: { epsilon: 1, valueMin: 0, valueMax: 10 }, fixedPublication: true },
+  )
+  server.deps.wildcards.register('private-noisy', ['group1'])
+  for (const measureName of ['private-contributors', 'private-noisy']) {
+    const measures = ['desktop', 'desktop', 'desktop', 'mobile', 'mobile', 'tablet'].map((device, index) => ({
+      measureName, value: index + 1, startDate: '2022-01-03', group1: { device }, contributor: `instance-${index}`,
+    }))
+    assert.is((await server.post('/measures', measures, token)).status, 201)
+  }
+  const ask = (measureName: string) => server.post('/aggregate', { measureName, startDate: '2022-01-01', endDate: '2022-02-01', period: 'day', wildcard: 'group1' }, token)
+  for (const measureName of ['private-contributors', 'private-noisy']) {
+    const rows = await conforms(context, '/aggregate', 'post', await ask(measureName))
+    assert.ok(rows.length >= 2 && rows.some((row: Json) => row.group1.device === '*'), `${measureName}: ${JSON.stringify(rows)}`)
+    for (const row of rows) assert.ok('contributors' in row && !('min' in row) && !('max' in row), JSON.stringify(row))
+  }
+  // A noisy count may reach 0, which has no average.
+  const noisyZero = { contributors: 0, count: 0, countNotZero: 0, group1: { device: 'tablet' }, measureName: 'private-noisy', startDate: '2022-01-03T00:00:00', std: 0, sum: -0.42 }
+  check(context, noisyZero, ['components', 'schemas', 'AggregateRow'])
+  const definitions = await conforms(context, '/definitions', 'get', await fetch(`${server.url}/definitions`, { headers: { Authorization: `Bearer ${token}` } }))
+  assert.equal(definitions.find((definition: Json) => definition.name === 'private-noisy'), {
+    name: 'private-noisy', group1Key: 'device', aggregationPeriod: 'day', aggregationThreshold: 2, withQuartiles: true, thresholdOn: 'contributors',
+    hideExtremes: true, noise: { epsilon: 1, valueMin: 0, valueMax: 10 }, fixedPublication: true,
+  })
+})
+
 test.run()

@@ -5,8 +5,9 @@ import { createSolver } from './solver.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 // The differencing attack on wildcard rows, and complementary suppression against it. The same
-// measures go to a plain definition and to two protected ones; the attacker asks every
-// combination of period, wildcard, createdBy and range, then adds and subtracts every row it got.
+// measures go to a definition without options, whose every answer is suppressed within itself,
+// and to two with fixedPublication, whose answers are parts of one suppressed whole; the attacker
+// asks every combination of period, wildcard, createdBy and range, then adds and subtracts rows.
 type Context = { server: TestServer; token: string }
 const test = suite<Context>('complementary suppression, attacked', {} as Context)
 
@@ -38,26 +39,26 @@ test.before(async (context) => {
   context.token = await server.token()
   server.define(
     { name: 'plain', ...base },
-    { name: 'protected-chain', ...base, complementarySuppression: true },
-    { name: 'protected-cross', ...base, complementarySuppression: true, withQuartiles: true },
+    { name: 'fixed-chain', ...base, fixedPublication: true },
+    { name: 'fixed-cross', ...base, fixedPublication: true, withQuartiles: true },
   )
-  server.deps.wildcards.register('protected-chain', ['group2'])
-  server.deps.wildcards.register('protected-chain', ['group1', 'group2'])
-  server.deps.wildcards.register('protected-cross', ['group1'])
-  server.deps.wildcards.register('protected-cross', ['group2'])
-  for (const name of ['plain', 'protected-chain', 'protected-cross']) await postMeasures(server, context.token, name, MEASURES)
+  server.deps.wildcards.register('fixed-chain', ['group2'])
+  server.deps.wildcards.register('fixed-chain', ['group1', 'group2'])
+  server.deps.wildcards.register('fixed-cross', ['group1'])
+  server.deps.wildcards.register('fixed-cross', ['group2'])
+  for (const name of ['plain', 'fixed-chain', 'fixed-cross']) await postMeasures(server, context.token, name, MEASURES)
 })
 test.after(async ({ server }) => server.close())
 
 /** Publishes every row of every answer to a solver over the cells; `period` is what an answer is by. */
-function solve(answers: Answer[], protectedMeasure: boolean) {
+function solve(answers: Answer[], fixed: boolean) {
   const solver = createSolver(CELLS.length)
   let rows = 0
   for (const { request, status, body } of answers) {
     if (status !== 200) continue
-    const period = request.period ?? (protectedMeasure ? 'day' : null)
+    const period = request.period ?? (fixed ? 'day' : null)
     for (const row of body as Row[]) {
-      solver.publish(cellsOf(row, request, period, protectedMeasure, CELLS))
+      solver.publish(cellsOf(row, request, period, fixed, CELLS))
       rows += 1
     }
   }
@@ -66,22 +67,40 @@ function solve(answers: Answer[], protectedMeasure: boolean) {
 
 const hiddenCells = () => CELLS.flatMap((cell, index) => (cell.count < THRESHOLD ? [index] : []))
 const victimCell = () => CELLS.findIndex((cell) => cell.slug === 'victim')
+const hasStar = (rows: Row[]) => rows.some((row) => row.group1.slug === '*' || row.group2.status === '*')
 
-test('without protection, a "*" row minus the rows it sums is the hidden measure', async ({ server, token }) => {
-  const response = await server.post('/aggregate', { measureName: 'plain', startDate: '2022-01-05', endDate: '2022-01-06', createdBy: 'app1', wildcard: 'group1' }, token)
-  const rows = (await response.json()) as Row[]
-  const ok = rows.filter((row) => row.group2.status === 'ok')
-  const star = ok.find((row) => row.group1.slug === '*')!
-  const others = ok.filter((row) => row.group1.slug !== '*')
-  assert.equal(others.map((row) => row.group1.slug), ['a', 'b', 'c'])
-  assert.is(star.count - others.reduce((total, row) => total + row.count, 0), 1)
-  assert.is(Math.round(star.sum - others.reduce((total, row) => total + row.sum, 0)), VICTIM.value)
-  // ...and the solver, given every answer, finds it too.
+test('by default, no answer to any combination of parameters gives a hidden cell away on its own', async ({ server, token }) => {
+  const answers = await askAll(server, token, everyRequest('plain'))
+  assert.ok(answers.every(({ status }) => status === 200))
+  assert.ok(answers.filter(({ body }) => hasStar(body)).length > 100, 'many answers have "*" rows')
+  for (const answer of answers) {
+    const { solver } = solve([answer], false)
+    assert.equal(hiddenCells().filter((cell) => solver.computable([cell])), [], JSON.stringify(answer.request))
+  }
+})
+
+test('by default, answers to different requests still combine: a "*" row minus rows of another answer is the hidden measure', async ({ server, token }) => {
+  const ask = async (wildcard?: string) => {
+    const response = await server.post('/aggregate', { measureName: 'plain', startDate: '2022-01-05', endDate: '2022-01-06', createdBy: 'app1', wildcard }, token)
+    return ((await response.json()) as Row[]).filter((row) => row.group2.status === 'ok')
+  }
+  const withStar = await ask('group1')
+  const star = withStar.find((row) => row.group1.slug === '*')!
+  const beside = withStar.filter((row) => row.group1.slug !== '*')
+  // In the answer, the "*" row minus the slugs beside it is the victim and one more slug, left out for that.
+  assert.is(beside.length, 2)
+  const complement = (await ask()).find((row) => !beside.some((shown) => shown.group1.slug === row.group1.slug))!
+  assert.ok(['a', 'b', 'c'].includes(complement.group1.slug), 'the answer without wildcard shows it')
+  const count = (rows: Row[]) => rows.reduce((total, row) => total + row.count, 0)
+  const sum = (rows: Row[]) => rows.reduce((total, row) => total + row.sum, 0)
+  assert.is(star.count - count([...beside, complement]), 1)
+  assert.is(Math.round(star.sum - sum([...beside, complement])), VICTIM.value)
+  // ...and the solver, given every answer, finds it too: what fixedPublication is for.
   const { solver } = solve(await askAll(server, token, everyRequest('plain')), false)
   assert.ok(solver.computable([victimCell()]))
 })
 
-for (const name of ['protected-chain', 'protected-cross']) {
+for (const name of ['fixed-chain', 'fixed-cross']) {
   test(`${name}: no hidden cell follows from every answer to every combination of parameters`, async ({ server, token }) => {
     const answers = await askAll(server, token, everyRequest(name))
     // Other granularities and unregistered rollups are refused, with the reason.
@@ -92,7 +111,7 @@ for (const name of ['protected-chain', 'protected-cross']) {
     }
     const { solver, rows } = solve(answers, true)
     assert.ok(rows > 500, `${rows} rows seen`)
-    assert.ok(answers.some(({ body }) => Array.isArray(body) && body.some((row: Row) => row.group1.slug === '*' || row.group2.status === '*')), 'some "*" rows are shown')
+    assert.ok(answers.some(({ body }) => Array.isArray(body) && hasStar(body)), 'some "*" rows are shown')
     assert.equal(hiddenCells().filter((cell) => solver.computable([cell])), [])
     // Each row reads the same in every answer: the answers are parts of one suppressed whole.
     const seen = new Map<string, string>()
@@ -107,20 +126,20 @@ for (const name of ['protected-chain', 'protected-cross']) {
   })
 }
 
-test('the period of a protected measure is its aggregationPeriod, or its stored buckets without one', async ({ server, token }) => {
-  server.define({ name: 'protected-stored', ...base, aggregationPeriod: null, complementarySuppression: true })
+test('the period of a fixedPublication measure is its aggregationPeriod, or its stored buckets without one', async ({ server, token }) => {
+  server.define({ name: 'fixed-stored', ...base, aggregationPeriod: null, fixedPublication: true })
   const ask = async (measureName: string, period?: string) => {
     const response = await server.post('/aggregate', { measureName, startDate: '2022-01-01', endDate: '2022-02-01', period }, token)
     return { status: response.status, body: await response.json() }
   }
-  assert.is((await ask('protected-chain')).status, 200)
-  assert.equal(await ask('protected-chain'), await ask('protected-chain', 'day'))
-  assert.equal(await ask('protected-chain', 'week'), { status: 400, body: { error: 'period must be day for this measure, the only one it is published by' } })
-  assert.equal(await ask('protected-stored', 'day'), {
+  assert.is((await ask('fixed-chain')).status, 200)
+  assert.equal(await ask('fixed-chain'), await ask('fixed-chain', 'day'))
+  assert.equal(await ask('fixed-chain', 'week'), { status: 400, body: { error: 'period must be day for this measure, the only one it is published by' } })
+  assert.equal(await ask('fixed-stored', 'day'), {
     status: 400,
     body: { error: 'period must be absent for this measure, which is published by its stored buckets only' },
   })
-  const refused = await server.post('/aggregate', { measureName: 'protected-chain', startDate: '2022-01-01', endDate: '2022-02-01', wildcard: 'group1' }, token)
+  const refused = await server.post('/aggregate', { measureName: 'fixed-chain', startDate: '2022-01-01', endDate: '2022-02-01', wildcard: 'group1' }, token)
   assert.equal(await refused.json(), {
     error: 'wildcard group1 is not registered for this measure, which is published with its registered wildcard sets only: group1,group2; group2',
   })
@@ -128,7 +147,7 @@ test('the period of a protected measure is its aggregationPeriod, or its stored 
 
 test('all the options together', async ({ server, token }) => {
   server.define({
-    name: 'everything', ...base, withQuartiles: true, complementarySuppression: true, thresholdOn: 'contributors', hideExtremes: true,
+    name: 'everything', ...base, withQuartiles: true, fixedPublication: true, thresholdOn: 'contributors', hideExtremes: true,
     noise: { epsilon: 1, valueMin: 0, valueMax: 100 },
   })
   server.deps.wildcards.register('everything', ['group1'])

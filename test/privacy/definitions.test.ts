@@ -15,7 +15,7 @@ const parse = (definition: Record<string, unknown>) => {
 }
 
 test('they load as given, and are absent unless given', () => {
-  const options = { thresholdOn: 'contributors', complementarySuppression: true, hideExtremes: true, noise: { epsilon: 0.5, valueMin: -10, valueMax: 10 } }
+  const options = { thresholdOn: 'contributors', fixedPublication: true, hideExtremes: true, noise: { epsilon: 0.5, valueMin: -10, valueMax: 10 } }
   assert.equal({ ...parse(options), aggregationThreshold: undefined, accessApp: undefined, accessPublic: undefined, withQuartiles: undefined }, {
     name: 'm', ...options, aggregationThreshold: undefined, accessApp: undefined, accessPublic: undefined, withQuartiles: undefined,
   })

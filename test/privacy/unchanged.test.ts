@@ -3,8 +3,10 @@ import * as assert from 'uvu/assert'
 import { askAll, everyRequest, postMeasures, type Measure, type Row } from './attack.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
-// A definition without the privacy options answers as before them (test/aggregates checks those
-// answers against the original's rules); with the options at their defaults, it answers the same.
+// A definition without the privacy options answers as before them: an answer without rollups is
+// the threshold's alone, as the original's, and one with rollups is suppressed within itself
+// (test/aggregates/crosscheck.test.ts checks both against the posted values); with the options at
+// their defaults, it answers the same.
 type Context = { server: TestServer; token: string }
 const test = suite<Context>('privacy options off', {} as Context)
 const base = { group1Key: 'slug', group2Key: 'status', aggregationThreshold: 3, accessApp: true, withQuartiles: true }
@@ -14,7 +16,7 @@ test.before(async (context) => {
   context.token = await server.token()
   server.define(
     { name: 'plain', ...base },
-    { name: 'defaults', ...base, thresholdOn: 'measures', complementarySuppression: false, hideExtremes: false, noise: null },
+    { name: 'defaults', ...base, thresholdOn: 'measures', fixedPublication: false, hideExtremes: false, noise: null },
   )
   let seed = 11
   const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647)

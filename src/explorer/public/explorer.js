@@ -104,9 +104,11 @@ function render() {
   const statistic = $('statistic').value
   const keys = keysOf(definition)
   $('result').hidden = false
+  const rolledUp = params.has('wildcard') || rows.some((row) => GROUPS.some((group) => row[group] && Object.values(row[group])[0] === '*'))
   $('threshold').textContent =
     `Buckets with fewer than ${definition.aggregationThreshold} contributions are never returned, to keep contributors anonymous: ` +
-    'they are simply absent from the chart and the table (a line breaks where a bucket is missing).'
+    'they are simply absent from the chart and the table (a line breaks where a bucket is missing).' +
+    (rolledUp ? ' With "*" rows, a few more are left out, so that none of those can be computed by subtraction.' : '')
   const dates = [...new Set(rows.map((row) => row.startDate))].sort()
   const byLabel = new Map()
   for (const row of rows) {
