@@ -5,7 +5,7 @@ import { openClickHouse, type ClickHouse } from './clickhouse/client.ts'
 import { migrate } from './clickhouse/migrate.ts'
 import type { Config } from './config.ts'
 import { createDefinitions } from './definitions/definitions.ts'
-import { mirrorDefinitions } from './definitions/mirror.ts'
+import { mirrorDefinitions, mirrorSource } from './definitions/mirror.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { Batcher } from './measures/batcher.ts'
 import { measureWriter } from './measures/idempotency.ts'
@@ -45,7 +45,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       operations = await serveOperations(socketPath(config.dataDir), run, logger)
     }
     await migrate(clickhouse.client, { cluster: config.clickhouse.cluster })
-    await mirrorDefinitions(clickhouse.client, createDefinitions(store).list().map((record) => record.definition))
+    await mirrorDefinitions(clickhouse.client, mirrorSource(store))
   } catch (err) {
     await operations?.close()
     await operationsSession?.close()

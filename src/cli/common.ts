@@ -1,7 +1,8 @@
 import { cac, type CAC } from 'cac'
 import { loadConfig, type Config } from '../config.ts'
 import { firstLine } from '../clickhouse/client.ts'
-import { createDefinitions, type Definition, type Definitions } from '../definitions/definitions.ts'
+import type { Definition, Definitions } from '../definitions/definitions.ts'
+import { mirrorSource } from '../definitions/mirror.ts'
 import { UsageError } from '../errors.ts'
 import type { RunOperation } from '../ops/operations.ts'
 import { withOperations } from '../ops/run.ts'
@@ -37,9 +38,8 @@ export function withStoreAndClickHouse<T>(options: GlobalOptions, fn: (store: St
  * stays the source of truth: when the copy fails, the next migrate or definitions change redoes it.
  */
 export async function mirrorToClickHouse(store: Store, run: RunOperation): Promise<void> {
-  const definitions = createDefinitions(store).list().map((record) => record.definition)
   try {
-    await run('mirrorDefinitions', { definitions })
+    await run('mirrorDefinitions', mirrorSource(store))
   } catch (err) {
     throw new UsageError(`the definitions are saved, but copying them to ClickHouse failed (dacc migrate copies them again): ${firstLine(err)}`)
   }

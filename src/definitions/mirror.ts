@@ -1,19 +1,34 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
+import type { Store } from '../store/store.ts'
+import { createWildcards } from '../wildcards/wildcards.ts'
+import { createDefinitions } from './definitions.ts'
 import type { Definition } from './schema.ts'
 
-/**
- * Whether aggregates_public may publish a definition's rows: readable through the API, and no
- * option that the view cannot apply as the API does (noise is drawn in the app; a fixed
- * publication answers in one period only).
- */
-const publishable = (definition: Definition) =>
-  (definition.accessApp || definition.accessPublic) && !definition.noise && !definition.fixedPublication
+/** What the mirror copies: the SQLite definitions, and which measures have wildcard sets. */
+export type MirrorSource = { definitions: Definition[]; withWildcardSets: string[] }
+
+export function mirrorSource(store: Store): MirrorSource {
+  return {
+    definitions: createDefinitions(store).list().map((record) => record.definition),
+    withWildcardSets: [...new Set(createWildcards(store).list().map((set) => set.measureName))],
+  }
+}
 
 /**
- * Makes the measure_definitions table (clickhouse/0005) equal to `definitions`, the SQLite set:
- * a new version of each, a tombstone for each name that is gone. Returns how many of each.
+ * Whether aggregates_public may publish a definition's rows: readable through the API, and nothing
+ * the view cannot apply as the API does. Noise is drawn in the app; a fixed publication answers
+ * in one period only; and with wildcard sets, /aggregate may leave out detail rows (complementary
+ * suppression) that the view would show beside the API's "*" rows, giving the hidden ones away.
  */
-export async function mirrorDefinitions(client: ClickHouseClient, definitions: Definition[]): Promise<{ mirrored: number; removed: number }> {
+const publishable = (definition: Definition, withWildcardSets: Set<string>) =>
+  (definition.accessApp || definition.accessPublic) && !definition.noise && !definition.fixedPublication && !withWildcardSets.has(definition.name)
+
+/**
+ * Makes the measure_definitions table (clickhouse/0005) equal to the SQLite definitions: a new
+ * version of each, a tombstone for each name that is gone. Returns how many of each.
+ */
+export async function mirrorDefinitions(client: ClickHouseClient, { definitions, withWildcardSets }: MirrorSource): Promise<{ mirrored: number; removed: number }> {
+  const rolledUp = new Set(withWildcardSets)
   const result = await client.query({ query: 'SELECT name FROM measure_definitions FINAL', format: 'JSONEachRow' })
   const current = new Set(definitions.map((definition) => definition.name))
   const gone = (await result.json<{ name: string }>()).map((row) => row.name).filter((name) => !current.has(name))
@@ -28,7 +43,7 @@ export async function mirrorDefinitions(client: ClickHouseClient, definitions: D
       threshold_on: definition.thresholdOn ?? 'measures',
       with_quartiles: definition.withQuartiles === true,
       hide_extremes: definition.hideExtremes === true,
-      readable: publishable(definition),
+      readable: publishable(definition, rolledUp),
       version,
       deleted: 0,
     })),

@@ -1,7 +1,6 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
 import { migrate } from '../clickhouse/migrate.ts'
-import { mirrorDefinitions } from '../definitions/mirror.ts'
-import type { Definition } from '../definitions/schema.ts'
+import { mirrorDefinitions, type MirrorSource } from '../definitions/mirror.ts'
 import { deleteMeasureData, purgeRawMeasures, rawCounts } from '../purge/queries.ts'
 import { exportData } from '../transfer/transfer.ts'
 import { readOnlyQuery } from './sql.ts'
@@ -23,7 +22,7 @@ export const OPERATIONS = {
   deleteData: ({ client, cluster }: OperationContext, { name }: { name: string }) => deleteMeasureData(client, name, cluster),
   sql: ({ client }: OperationContext, { query, maxRows }: { query: string; maxRows: number }) => readOnlyQuery(client, query, maxRows),
   /** The SQLite definitions, sent whole: ClickHouse's copy becomes equal to them. */
-  mirrorDefinitions: ({ client }: OperationContext, { definitions }: { definitions: Definition[] }) => mirrorDefinitions(client, definitions),
+  mirrorDefinitions: ({ client }: OperationContext, source: MirrorSource) => mirrorDefinitions(client, source),
   /** `dir`: absolute, since a running server may write it on the CLI's behalf. */
   export: ({ client }: OperationContext, { dir }: { dir: string }) => exportData(client, dir),
 }

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { mirrorDefinitions } from '../../src/definitions/mirror.ts'
+import { mirrorDefinitions, mirrorSource } from '../../src/definitions/mirror.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 type Context = { server: TestServer; token: string }
@@ -15,8 +15,7 @@ const DEFINITIONS = [
   { name: 'noisy', aggregationThreshold: 1, accessApp: true, noise: { epsilon: 1, valueMin: 0, valueMax: 100 } },
 ]
 
-const mirror = (server: TestServer) =>
-  mirrorDefinitions(server.deps.clickhouse.client, server.deps.definitions.list().map((record) => record.definition))
+const mirror = (server: TestServer) => mirrorDefinitions(server.deps.clickhouse.client, mirrorSource(server.deps.store))
 
 test.before(async (context) => {
   context.server = await startTestServer()
@@ -85,6 +84,16 @@ test('the view gives exactly the rows and values of /aggregate', async (context)
 test('definitions not readable through the API, or whose answers the view cannot reproduce, are absent', async ({ server }) => {
   assert.equal(await fromView(server, 'private'), [])
   assert.equal(await fromView(server, 'noisy'), [])
+})
+
+test('a measure with wildcard sets leaves the view: its answers may hide detail rows the view would show', async ({ server }) => {
+  assert.ok((await fromView(server, 'extremes-hidden')).length > 0)
+  server.deps.wildcards.register('extremes-hidden', ['group1'], {})
+  await mirror(server)
+  assert.equal(await fromView(server, 'extremes-hidden'), [])
+  server.deps.wildcards.remove('extremes-hidden', ['group1'])
+  await mirror(server)
+  assert.ok((await fromView(server, 'extremes-hidden')).length > 0)
 })
 
 test('a threshold change and a removed definition reach the view with the next mirror', async (context) => {
