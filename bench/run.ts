@@ -151,7 +151,7 @@ async function main() {
   const batch = JSON.stringify(
     Array.from({ length: BATCH_SIZE }, (_, i) => ({ measureName: BATCH, value: i % 100, startDate: '2022-01-01', createdBy: 'bench', group1: { device: `d${i % 10}` } })),
   )
-  const batchRow = await load('measures-batch', `${url}/measures`, 8, { body: batch, token }, `${BATCH_SIZE} per request`)
+  const batchRow = await load('measures-batch', `${url}/measures`, 16, { body: batch, token }, `${BATCH_SIZE} per request`)
   batchRow.measuresPerSec = batchRow.reqPerSec * BATCH_SIZE
   await check('measures-batch', BATCH, [batchRow], BATCH_SIZE)
 

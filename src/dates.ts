@@ -2,11 +2,25 @@
 // optional offset. The offset is ignored: startDate is a wall-clock bucket, as in the original.
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/
 
+// Producers send the same few dates over and over (a day's bucket): parsed once, remembered.
+const parsed = new Map<string, string | null>()
+const REMEMBERED = 10_000
+
 /**
  * Parses an API date into ClickHouse's `YYYY-MM-DD hh:mm:ss` (to the second), or null when it is
  * not a real date in the range a ClickHouse DateTime holds (1970 to 2105).
  */
 export function parseDate(value: string): string | null {
+  let result = parsed.get(value)
+  if (result === undefined) {
+    result = parse(value)
+    if (parsed.size >= REMEMBERED) parsed.clear()
+    parsed.set(value, result)
+  }
+  return result
+}
+
+function parse(value: string): string | null {
   const match = ISO.exec(value)
   if (!match) return null
   const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => (part === undefined ? 0 : Number(part)))

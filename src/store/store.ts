@@ -9,7 +9,8 @@ export type Store = {
    * A number that changes whenever the store's content may have changed: a commit by another
    * connection (the CLI, seen through SQLite's data_version, an in-memory read with no I/O) or
    * a write made through this one (`touch`). Caches compare it on every use, so a token revoked
-   * by the CLI is refused on the server's very next request.
+   * by the CLI is refused on the server's very next request. Within one synchronous run (the
+   * items of a POST /measures, say) it is read once: nothing else runs meanwhile.
    */
   version(): number
   touch(): void
@@ -25,11 +26,22 @@ export function openStore(dataDir: string): Store {
   migrate(db)
   const dataVersion = db.prepare('PRAGMA data_version').pluck()
   let local = 0
+  let current: number | undefined
+  const forget = () => {
+    current = undefined
+  }
   return {
     db,
-    version: () => (dataVersion.get() as number) * 1_000_000 + local,
+    version: () => {
+      if (current === undefined) {
+        current = (dataVersion.get() as number) * 1_000_000 + local
+        queueMicrotask(forget)
+      }
+      return current
+    },
     touch: () => {
       local = (local + 1) % 1_000_000
+      forget()
     },
     close: () => db.close(),
   }
