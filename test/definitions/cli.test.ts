@@ -6,7 +6,7 @@ import { createDefinitions } from '../../src/definitions/definitions.ts'
 import { openStore } from '../../src/store/store.ts'
 import { ROOT, runCli, tempDir } from '../helpers/server.ts'
 
-const FIXTURES = path.join(ROOT, '../shared/fixtures')
+const FIXTURES = path.join(ROOT, 'test/fixtures')
 const test = suite('dacc insert-definitions-json')
 
 function definitionsIn(dataDir: string) {

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert'
 import { measureExamples } from '../../src/openapi/examples.ts'
 import { ROOT, startTestServer, type TestServer } from '../helpers/server.ts'
 
-const FIXTURES = path.join(ROOT, '../shared/fixtures')
+const FIXTURES = path.join(ROOT, 'test/fixtures')
 
 // The documented example (README, OpenAPI document): DESIGN.md's measure with three groups.
 const valid = measureExamples.withGroups

@@ -10,7 +10,7 @@ import { serveOperations, socketPath } from '../../src/ops/socket.ts'
 import { ROOT, runCli, serveProcess, tempDir, testConfig, type CliResult } from '../helpers/server.ts'
 
 const test = suite('the CLI beside dacc serve')
-const DEFINITIONS = path.join(ROOT, '../shared/fixtures/ecolyo-definitions.json')
+const DEFINITIONS = path.join(ROOT, 'test/fixtures/ecolyo-definitions.json')
 
 /** Runs a command that must succeed quietly: exit 0, nothing on stderr (no lock error, no stack). */
 async function ok(env: Record<string, string>, ...args: string[]): Promise<string> {
