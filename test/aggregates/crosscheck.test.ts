@@ -4,6 +4,7 @@ import { GROUPS, type Group } from '../../src/wildcards/wildcards.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { createSolver } from '../privacy/solver.ts'
 import { expectedFields } from './stats.ts'
+import { prng } from '../helpers/random.ts'
 
 // Random measures posted through HTTP, then every /aggregate answer compared with statistics
 // computed here from the posted values, and, where suppression may leave rows out, checked
@@ -23,16 +24,6 @@ const WILDCARDS: Group[][] = [[], ['group1'], ['group2'], ['group3'], ['group1',
 const REGISTERED = { groups: ['group2'] as Group[], fromDate: '2021-12-29 00:00:00', toDate: '2022-01-03 00:00:00' }
 
 type Measure = { startDate: string; createdBy: string; groups: string[]; value: number }
-
-/** mulberry32: a small seeded PRNG, so that every run posts the same measures. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function generate(count: number, random: () => number): Measure[] {
   const pick = <T,>(weighted: [T, number][]): T => {

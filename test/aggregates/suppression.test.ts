@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import type { AggregateRow } from '../../src/aggregates/queries.ts'
 import { suppressComplements } from '../../src/aggregates/suppression.ts'
 import { createSolver } from '../privacy/solver.ts'
+import { prng } from '../helpers/random.ts'
 
 // Tables built here, as /aggregate's query returns them for an answer with rollups (rows under
 // the threshold as keys only), then checked against the attacker's arithmetic (test/privacy/solver.ts).
@@ -49,15 +50,6 @@ function leaks(cells: Cell[], rows: AggregateRow[], shown: AggregateRow[], membe
   const solver = createSolver(cells.length)
   for (const row of shown) solver.publish(members.get(row)!)
   return rows.filter((row) => !shown.includes(row) && solver.computable(members.get(row)!))
-}
-
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 test('one hidden child under a shown rollup: its smallest shown sibling is hidden too', () => {
