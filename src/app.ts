@@ -39,7 +39,7 @@ export function createApp(deps: Deps): Koa {
   const routers = [statusRoutes(deps), measureRoutes(deps), aggregateRoutes(deps), definitionRoutes(deps), openApiRoutes(), explorerRoutes()]
   for (const router of routers) {
     app.use(router.routes())
-    app.use(router.allowedMethods({ throw: true }))
+    app.use(router.allowedMethods())
   }
   return app
 }

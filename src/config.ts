@@ -4,6 +4,16 @@ import convict from 'convict'
 import { parse as parseYaml } from 'yaml'
 
 convict.addParser({ extension: ['yml', 'yaml'], parse: parseYaml })
+// A body size as the body parser reads it (bytes, or "512kb", "1mb"...): a value it could not
+// read would silently lift the limit.
+convict.addFormat({
+  name: 'size',
+  validate: (value: unknown) => {
+    if (!/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i.test(String(value)) || parseFloat(String(value)) <= 0) {
+      throw new Error('must be a size such as 1048576, 512kb or 1mb')
+    }
+  },
+})
 
 // Every key is documented here and in config-template.yml (a test keeps them in step);
 // every key has its DACC_... environment override.
@@ -28,7 +38,7 @@ const schema = {
   },
   bodyLimit: {
     doc: 'Largest accepted JSON body of POST /measure and /aggregate (bytes, or a size like "1mb"); larger gets 413',
-    format: String,
+    format: 'size',
     default: '1mb',
     env: 'DACC_BODY_LIMIT',
   },
@@ -154,7 +164,7 @@ const schema = {
     },
     batchBodyLimit: {
       doc: 'Largest body of POST /measures (bytes, or a size like "10mb"); larger gets 413',
-      format: String,
+      format: 'size',
       default: '10mb',
       env: 'DACC_INGEST_BATCH_BODY_LIMIT',
     },

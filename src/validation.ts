@@ -9,11 +9,21 @@ export const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: tru
 
 // A date as the API accepts it: YYYY-MM-DD or an ISO-8601 date-time (see dates.ts).
 ajv.addFormat('dacc-date', { type: 'string', validate: (value: string) => parseDate(value) !== null })
-// A number sent as a string, as the original accepted ("42", "-1.5e3"), finite once parsed.
+/**
+ * The largest measure value, in absolute terms. The original stored NUMERIC(12,2); far beyond
+ * anything measured, this keeps sums of millions of values finite, where one value near
+ * Number.MAX_VALUE would make a bucket's sum, average and variance infinite for good.
+ */
+export const MAX_ABS_VALUE = 1e15
+
+// A number sent as a string, as the original accepted ("42", "-1.5e3"), within the bound once parsed.
 ajv.addFormat('numeric-string', {
   type: 'string',
-  validate: (value: string) => /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value) && Number.isFinite(Number(value)),
+  validate: (value: string) => /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value) && Math.abs(Number(value)) <= MAX_ABS_VALUE,
 })
+// Text ClickHouse can store: no lone UTF-16 surrogate (JSON can carry "\ud800"; such a string
+// would fail the whole INSERT of its batch, other producers' measures with it).
+ajv.addFormat('text', { type: 'string', validate: (value: string) => !/\p{Cs}/u.test(value) })
 
 export type { ErrorObject }
 

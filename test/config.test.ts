@@ -48,6 +48,7 @@ test('a bad config fails with one line naming the key', () => {
   const cases: [string | Record<string, string>, RegExp][] = [
     [{ DACC_PORT: '99999' }, /port/],
     [{ DACC_LOG_LEVEL: 'loud' }, /log\.level/],
+    [{ DACC_BODY_LIMIT: 'lots' }, /bodyLimit/],
     ['colour: red\n', /colour/],
     ['auth:\n  signingKey: short\n', /auth\.signingKey/],
     ['port: [1\n', /cannot read config file/],

@@ -8,7 +8,9 @@ import { isRolledUp, type AggregateRow } from './queries.ts'
  */
 export function round2(value: number | null | undefined): number | null {
   if (value == null) return null
-  return (Math.sign(value) * Math.round(Math.abs(value) * 100)) / 100
+  const hundredths = Math.round(Math.abs(value) * 100)
+  // Past ~1.8e306, * 100 overflows: such a value has no decimals to round.
+  return Number.isFinite(hundredths) ? (Math.sign(value) * hundredths) / 100 : value
 }
 
 /**

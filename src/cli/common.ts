@@ -52,10 +52,12 @@ export function definitionOf(definitions: Definitions, name: string): Definition
   return definition
 }
 
-/** A positive whole number given to `option`. */
-export function positive(option: string, value: unknown): number {
+/** A positive whole number given to `option`, at most `max` (by default a century of days). */
+export function positive(option: string, value: unknown, max = 36_500): number {
   const number = Number(value)
-  if (!Number.isSafeInteger(number) || number <= 0) throw new UsageError(`${option} must be a positive whole number, got: ${value}`)
+  if (!Number.isSafeInteger(number) || number <= 0 || number > max) {
+    throw new UsageError(`${option} must be a whole number from 1 to ${max}, got: ${value}`)
+  }
   return number
 }
 

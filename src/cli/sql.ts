@@ -16,7 +16,7 @@ export function addSqlCommand(cli: CAC): void {
     .action(async (query: string, options: SqlOptions) => {
       const format = String(options.format)
       if (format !== 'table' && format !== 'json') throw new UsageError(`--format must be table or json, got: ${format}`)
-      const maxRows = positive('--max-rows', options.maxRows)
+      const maxRows = positive('--max-rows', options.maxRows, 1_000_000)
       const { columns, rows } = await withOperations(loadConfig({ file: options.config }), (run) => run('sql', { query, maxRows }))
       if (format === 'json') {
         for (const row of rows) console.log(JSON.stringify(Object.fromEntries(columns.map((column, index) => [column.name, row[index]]))))

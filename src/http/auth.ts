@@ -8,7 +8,7 @@ const unauthorized = () =>
 /** Bearer-token check: a missing, malformed, unknown, expired or revoked token gets the original's 401. */
 export function requireScope(tokens: Tokens, scope: Scope): Middleware {
   return async (ctx, next) => {
-    const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/.exec(ctx.get('Authorization'))
+    const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(ctx.get('Authorization'))
     const claims = match ? await tokens.verify(match[1]) : null
     if (!claims) throw unauthorized()
     if (!claims.scopes.includes(scope)) throw new HttpError(403, `This token does not have the ${scope} scope`)

@@ -24,7 +24,9 @@ export function jsonBody(limit: string, { ndjson = false } = {}): Middleware {
   }) as unknown as Middleware
   const accepted = ndjson ? 'application/json or application/x-ndjson' : 'application/json'
   return async (ctx, next) => {
-    if (ctx.request.length && !ctx.is('json') && !(ndjson && ctx.is(NDJSON))) throw new HttpError(415, `Content-Type must be ${accepted}`)
+    // A body comes with a length or chunked (Transfer-Encoding): either way, it must be JSON.
+    const hasBody = Boolean(ctx.request.length || ctx.get('Transfer-Encoding'))
+    if (hasBody && !ctx.is('json') && !(ndjson && ctx.is(NDJSON))) throw new HttpError(415, `Content-Type must be ${accepted}`)
     return parse(ctx, next)
   }
 }

@@ -12,7 +12,7 @@ export function renderErrors(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next()
-      if (ctx.status === 404 && ctx.body === undefined) throw new HttpError(404, `Not found: ${ctx.method} ${ctx.path}`)
+      if (ctx.body === undefined && ctx.status >= 400) throw unanswered(ctx.status, ctx.method, ctx.path, ctx.response.get('Allow'))
     } catch (err) {
       const error = toHttpError(err)
       if (error.status >= 500 && !(err instanceof HttpError)) logger.error({ err }, 'request failed')
@@ -23,11 +23,23 @@ export function renderErrors(logger: Logger): Middleware {
   }
 }
 
+/**
+ * What nobody answered: no route (404), or the routers' verdict on the method, which they leave
+ * without a body but with an `Allow` header — 405 for a known path, 501 for a method no route
+ * knows, which is bad input too: a 405 where the path exists, else a 404.
+ */
+function unanswered(status: number, method: string, path: string, allow: string): HttpError {
+  if ((status === 405 || status === 501) && allow) return new HttpError(405, 'Method Not Allowed')
+  return new HttpError(404, `Not found: ${method} ${path}`)
+}
+
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err
-  const { status, expose, message, headers } = (err ?? {}) as {
-    status?: number; expose?: boolean; message?: string; headers?: Record<string, string>
+  const { status, expose, message, headers, code } = (err ?? {}) as {
+    status?: number; expose?: boolean; message?: string; headers?: Record<string, string>; code?: unknown
   }
+  // zlib, inflating a body sent with Content-Encoding: gzip or deflate that is not.
+  if (typeof code === 'string' && code.startsWith('Z_')) return new HttpError(400, 'Malformed compressed body')
   if (typeof status !== 'number' || status < 400 || status >= 500) return new HttpError(500, 'Internal Server Error')
   // The body parser's errors (co-body / raw-body), in our words.
   if (status === 400 && err instanceof SyntaxError) return new HttpError(400, 'Malformed JSON body')

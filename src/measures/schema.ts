@@ -1,13 +1,14 @@
 import { parseDate } from '../dates.ts'
 import { groupKeys, type Definition } from '../definitions/definitions.ts'
 import { badRequest } from '../errors.ts'
-import { ajv, errorField } from '../validation.ts'
+import { ajv, errorField, MAX_ABS_VALUE } from '../validation.ts'
 
 const group = {
   type: ['object', 'null'],
   minProperties: 1,
   maxProperties: 1,
-  additionalProperties: { type: ['string', 'number', 'boolean'], maxLength: 1000 },
+  propertyNames: { format: 'text' },
+  additionalProperties: { type: ['string', 'number', 'boolean'], maxLength: 1000, format: 'text' },
 }
 
 /** The shape of one measure (POST /measure, and each item of POST /measures). */
@@ -17,18 +18,19 @@ export const measureSchema = {
   properties: {
     measureName: { type: 'string', description: 'name of a measure definition' },
     value: {
-      description: 'a finite number; a numeric string such as "42" is accepted, as the original did',
+      description: `a number, at most ${MAX_ABS_VALUE} in absolute value; a numeric string such as "42" is accepted, as the original did`,
       anyOf: [
-        { type: 'number', minimum: -Number.MAX_VALUE, maximum: Number.MAX_VALUE },
+        { type: 'number', minimum: -MAX_ABS_VALUE, maximum: MAX_ABS_VALUE },
         { type: 'string', format: 'numeric-string' },
       ],
     },
     startDate: { type: 'string', format: 'dacc-date', description: 'YYYY-MM-DD or an ISO-8601 date-time; the offset is ignored' },
-    createdBy: { type: ['string', 'null'], maxLength: 200, description: 'the producing app' },
+    createdBy: { type: ['string', 'null'], maxLength: 200, format: 'text', description: 'the producing app (at most 200 characters)' },
     contributor: {
       type: ['string', 'null'],
       minLength: 1,
       maxLength: 200,
+      format: 'text',
       description: 'an opaque pseudonym of the sending instance, which derives it itself; stored only as a keyed hash, to count distinct contributors (docs/privacy.md)',
     },
     group1: { ...group, description: 'required iff the definition has group1Key: {"<group1Key>": value}' },
@@ -77,7 +79,7 @@ export function toMeasureRow(body: unknown, findDefinition: (name: string) => De
     }
     return given ? String(given[givenKey!]) : ''
   })
-  if (faulty.has('createdBy')) throw badRequest('createdBy type is incorrect, it must be a string')
+  if (faulty.has('createdBy')) throw badRequest('createdBy type is incorrect, it must be a string of at most 200 characters')
   if (faulty.has('contributor')) throw badRequest('contributor type is incorrect, it must be a string of 1 to 200 characters')
   const value = Number(measure.value)
   return [

@@ -57,7 +57,10 @@ export function createTokens(store: Store, configuredKey: string) {
   }
 
   return {
-    create: (org: string, scopes: Scope[] = [...SCOPES], expiresInDays?: number) => issue(org, scopes, expiresInDays),
+    create(org: string, scopes: Scope[] = [...SCOPES], expiresInDays?: number): Promise<string> {
+      if (String(org).trim() === '') throw new UsageError('an org name cannot be empty')
+      return issue(String(org), scopes, expiresInDays)
+    },
 
     list(org: string): TokenInfo[] {
       requireOrg(org)

@@ -62,8 +62,8 @@ test('bad arguments: one line on stderr, non-zero exit, nothing purged', async (
   const counts = await rawCounts(server)
   const cases: [string[], RegExp][] = [
     [['purge', 'measure', 'nope'], /^Error: No measure definition found for: nope\n$/],
-    [['purge', 'measure', 'purged', '-d', '0'], /^Error: --days must be a positive whole number, got: 0\n$/],
-    [['purge', 'all-measures', '--days', 'soon'], /^Error: --days must be a positive whole number, got: soon\n$/],
+    [['purge', 'measure', 'purged', '-d', '0'], /^Error: --days must be a whole number from 1 to 36500, got: 0\n$/],
+    [['purge', 'all-measures', '--days', 'soon'], /^Error: --days must be a whole number from 1 to 36500, got: soon\n$/],
     [['purge', 'measure'], /^Error: missing required args for command `measure <name>`\n$/],
     [['purge', 'everything'], /^Error: unknown command: purge everything \(see dacc purge --help\)\n$/],
     [['purge'], /^Error: a command is needed \(see dacc purge --help\)\n$/],

@@ -94,7 +94,13 @@ test('each invalid measure gets the original message, in the original order', as
       { ...valid, group3: { nope: 'x' } },
       'Group3 key does not match measure definition: nope',
     ],
-    [{ measureName: 'profile-count', value: 1, startDate: '2022-01-01', createdBy: 5 }, 'createdBy type is incorrect, it must be a string'],
+    [{ measureName: 'profile-count', value: 1, startDate: '2022-01-01', createdBy: 5 }, 'createdBy type is incorrect, it must be a string of at most 200 characters'],
+    // Values far beyond any measure would make a bucket's sum infinite for good.
+    [{ measureName: 'profile-count', value: 1.7976931348623157e308, startDate: '2022-01-01' }, 'value type is incorrect, it must be a number'],
+    [{ measureName: 'profile-count', value: '2e15', startDate: '2022-01-01' }, 'value type is incorrect, it must be a number'],
+    // A lone UTF-16 surrogate would fail the whole INSERT of its batch, other producers' measures too.
+    [{ measureName: 'profile-count', value: 1, startDate: '2022-01-01', createdBy: '\ud800' }, 'createdBy type is incorrect, it must be a string of at most 200 characters'],
+    [{ measureName: 'connection-count-daily', value: 1, startDate: '2022-01-01', group1: { device: 'a\udc00' } }, 'groups format is incorrect'],
   ]
   for (const [body, error] of cases) await expectError(context, body, 400, error)
   const [{ n }] = await context.server.query("SELECT count() AS n FROM raw_measures WHERE measure_name = 'connection-count-daily'")
@@ -129,13 +135,43 @@ test('a token without the measure:write scope is refused', async ({ server }) =>
   assert.is(response.status, 403)
 })
 
-test('unknown routes and methods answer JSON', async ({ server }) => {
+test('unknown routes and methods answer JSON: 404, or 405 with Allow', async ({ server }) => {
   const missing = await fetch(server.url + '/nope')
   assert.is(missing.status, 404)
   assert.equal(await missing.json(), { error: 'Not found: GET /nope' })
   const wrongMethod = await fetch(server.url + '/measure')
   assert.is(wrongMethod.status, 405)
-  assert.type(((await wrongMethod.json()) as { error: unknown }).error, 'string')
+  assert.is(wrongMethod.headers.get('allow'), 'POST')
+  assert.equal(await wrongMethod.json(), { error: 'Method Not Allowed' })
+  // A method no route knows is bad input too, never a 5xx.
+  const unknownMethod = await fetch(server.url + '/measure', { method: 'PROPFIND' })
+  assert.is(unknownMethod.status, 405)
+  assert.equal(await unknownMethod.json(), { error: 'Method Not Allowed' })
+  const unknownBoth = await fetch(server.url + '/nope', { method: 'PROPFIND' })
+  assert.is(unknownBoth.status, 404)
+})
+
+test('a body that does not inflate, or chunked without a JSON type, is a 4xx', async ({ server, token }) => {
+  const gzip = await server.post('/measure', 'not gzip', token, { 'Content-Encoding': 'gzip' })
+  assert.is(gzip.status, 400)
+  assert.equal(await gzip.json(), { error: 'Malformed compressed body' })
+  const body = new ReadableStream({ start: (controller) => (controller.enqueue(new TextEncoder().encode(JSON.stringify(valid))), controller.close()) })
+  const chunked = await fetch(server.url + '/measure', {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/plain', Authorization: `Bearer ${token}` },
+    body,
+    duplex: 'half',
+  } as RequestInit)
+  assert.is(chunked.status, 415)
+})
+
+test('the Bearer scheme name is case-insensitive', async ({ server, token }) => {
+  const response = await fetch(server.url + '/measure', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `bearer ${token}` },
+    body: JSON.stringify(valid),
+  })
+  assert.is(response.status, 201)
 })
 
 test('2,000 concurrent measures all get 201 and are all stored and counted once', async ({ server, token }) => {

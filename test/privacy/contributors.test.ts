@@ -27,7 +27,7 @@ test('a malformed contributor gets a 400 after the original checks, which keep t
     [{ contributor: ['a'] }, message],
     [{ contributor: 5, value: undefined }, 'A value must be given'],
     [{ contributor: 5, group1: { device: 'x' } }, 'Group1 key does not match measure definition: device'],
-    [{ contributor: 5, createdBy: 3 }, 'createdBy type is incorrect, it must be a string'],
+    [{ contributor: 5, createdBy: 3 }, 'createdBy type is incorrect, it must be a string of at most 200 characters'],
   ]
   for (const [extra, error] of cases) {
     const response = await server.post('/measure', measure(extra), token)

@@ -68,7 +68,7 @@ test('an expired token is refused', async ({ server }) => {
 })
 
 test('bad arguments: one line on stderr, non-zero exit', async ({ env }) => {
-  for (const args of [['token', 'get', 'nobody'], ['token', 'update', 'nobody'], ['token', 'create'], ['token', 'frobnicate', 'x'], ['token', 'create', 'x', '--scopes', 'admin'], ['nope']]) {
+  for (const args of [['token', 'get', 'nobody'], ['token', 'update', 'nobody'], ['token', 'create'], ['token', 'create', ''], ['token', 'frobnicate', 'x'], ['token', 'create', 'x', '--scopes', 'admin'], ['nope']]) {
     const { code, stdout, stderr } = await runCli(args, env)
     assert.is.not(code, 0, args.join(' '))
     assert.is(stdout, '', args.join(' '))
