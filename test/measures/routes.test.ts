@@ -109,6 +109,7 @@ test('each invalid measure gets the original message, in the original order', as
 
 test('malformed JSON, a wrong content type and an oversized body', async (context) => {
   await expectError(context, '{"measureName": ', 400, 'Malformed JSON body')
+  await expectError(context, ' null ', 400, 'The measure cannot be empty')
   await expectError(context, JSON.stringify({ ...valid, createdBy: 'x'.repeat(1024 * 1024) }), 413, 'Request body is too large')
   const response = await context.server.post('/measure', 'measureName=x', context.token, { 'Content-Type': 'application/x-www-form-urlencoded' })
   assert.is(response.status, 415)
