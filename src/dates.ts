@@ -20,12 +20,32 @@ export function parseDate(value: string): string | null {
   return result
 }
 
+const EARLIEST = '1970-01-01 00:00:00'
+const LATEST = '2106-01-01 00:00:00'
+
+/**
+ * A date bounding a range to read (/aggregate's startDate and endDate): any real date, brought
+ * within what ClickHouse can hold, so that `endDate=2200-01-01` means "to the end".
+ */
+export function parseRangeDate(value: string): string | null {
+  const date = calendarDate(value)
+  if (!date) return null
+  return date < EARLIEST ? EARLIEST : date > LATEST ? LATEST : date
+}
+
 function parse(value: string): string | null {
+  const date = calendarDate(value)
+  return date && date >= EARLIEST && date < '2106-01-01' ? date : null
+}
+
+/** `YYYY-MM-DD hh:mm:ss` of a real calendar date and time (years 0000 to 9999), else null. */
+function calendarDate(value: string): string | null {
   const match = ISO.exec(value)
   if (!match) return null
-  const [year, month, day, hour = 0, minute = 0, second = 0] = match.slice(1, 7).map((part) => (part === undefined ? 0 : Number(part)))
-  if (year < 1970 || year > 2105 || hour > 23 || minute > 59 || second > 59) return null
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map((part) => (part === undefined ? 0 : Number(part)))
+  if (hour > 23 || minute > 59 || second > 59) return null
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second))
+  date.setUTCFullYear(year) // Date.UTC maps years 0 to 99 to 1900 to 1999
   if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return null
   return date.toISOString().slice(0, 19).replace('T', ' ')
 }

@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject } from 'ajv'
-import { parseDate } from './dates.ts'
+import { parseDate, parseRangeDate } from './dates.ts'
 
 /**
  * The one ajv instance: schemas are compiled once, at import of the module that declares them.
@@ -9,6 +9,8 @@ export const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: tru
 
 // A date as the API accepts it: YYYY-MM-DD or an ISO-8601 date-time (see dates.ts).
 ajv.addFormat('dacc-date', { type: 'string', validate: (value: string) => parseDate(value) !== null })
+// A date bounding a range to read: any real date (beyond what ClickHouse holds, the range's end).
+ajv.addFormat('range-date', { type: 'string', validate: (value: string) => parseRangeDate(value) !== null })
 /**
  * The largest measure value, in absolute terms. The original stored NUMERIC(12,2); far beyond
  * anything measured, this keeps sums of millions of values finite, where one value near

@@ -1,4 +1,4 @@
-import { parseDate } from '../dates.ts'
+import { parseRangeDate } from '../dates.ts'
 import { groupKeys, type Definition } from '../definitions/definitions.ts'
 import { badRequest, HttpError } from '../errors.ts'
 import { ajv, errorField } from '../validation.ts'
@@ -13,8 +13,8 @@ export const aggregateParamsSchema = {
   required: ['measureName', 'startDate', 'endDate'],
   properties: {
     measureName: { type: 'string', description: 'name of a measure definition with accessApp or accessPublic' },
-    startDate: { type: 'string', format: 'dacc-date', description: 'first stored bucket to read (inclusive): YYYY-MM-DD or an ISO-8601 date-time' },
-    endDate: { type: 'string', format: 'dacc-date', description: 'end of the stored buckets to read (exclusive)' },
+    startDate: { type: 'string', format: 'range-date', description: 'first stored bucket to read (inclusive): YYYY-MM-DD or an ISO-8601 date-time' },
+    endDate: { type: 'string', format: 'range-date', description: 'end of the stored buckets to read (exclusive)' },
     createdBy: { type: ['string', 'null'], description: 'only the measures of this producing app ("" for those sent without createdBy)' },
     period: {
       enum: [...PERIODS, null],
@@ -69,8 +69,8 @@ export function toAggregateParams(input: unknown, findDefinition: (name: string)
   if (faulty.has('createdBy')) throw badRequest('createdBy type is incorrect, it must be a string')
   return {
     definition,
-    startDate: parseDate(params.startDate as string)!, // the format check above guarantees they parse
-    endDate: parseDate(params.endDate as string)!,
+    startDate: parseRangeDate(params.startDate as string)!, // the format check above guarantees they parse
+    endDate: parseRangeDate(params.endDate as string)!,
     createdBy: (params.createdBy as string | null | undefined) ?? null,
     period,
     wildcard,

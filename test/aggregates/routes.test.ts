@@ -132,6 +132,8 @@ test('startDate is inclusive, endDate exclusive, both to the second; stored buck
   assert.equal(await sums({ startDate: '2022-01-01T12:00:00', endDate: '2022-01-02' }), [['2022-01-01T12:00:00', 2]])
   assert.equal(await sums({ startDate: '2022-01-01', endDate: '2022-01-01T12:00:00' }), [['2022-01-01T00:00:00', 1]])
   assert.equal(await sums({ startDate: '2022-01-03', endDate: '2022-01-01' }), [])
+  // A range may reach beyond the dates ClickHouse holds: it just means "from the start" / "to the end".
+  assert.equal((await sums({ startDate: '1900-01-01', endDate: '2500-01-01' })).length, 4)
   assert.equal(await sums({ startDate: '2022-01-01', endDate: '2022-01-03', period: 'day' }), [
     ['2022-01-01T00:00:00', 3],
     ['2022-01-02T00:00:00', 4],
