@@ -8,7 +8,7 @@ import { addComputeWildcardAggregate, wildcardCommands } from './cli/wildcards.t
 import { ClickHouseUnavailable } from './clickhouse/client.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { createDefinitions } from './definitions/definitions.ts'
-import { UsageError } from './errors.ts'
+import { firstLine, UsageError } from './errors.ts'
 import { startServer } from './server.ts'
 import { SCOPES, createTokens, type Scope } from './tokens/tokens.ts'
 
@@ -148,5 +148,5 @@ export async function main(argv: string[]): Promise<void> {
 function describe(err: unknown): string {
   if (err instanceof UsageError || err instanceof ConfigError || err instanceof ClickHouseUnavailable) return err.message
   if ((err as Error)?.name === 'CACError') return (err as Error).message
-  return String((err as Error)?.message ?? err).split('\n')[0]
+  return firstLine(err)
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import convict from 'convict'
 import { parse as parseYaml } from 'yaml'
+import { firstLine } from './errors.ts'
 
 convict.addParser({ extension: ['yml', 'yaml'], parse: parseYaml })
 // A body size as the body parser reads it (bytes, or "512kb", "1mb"...): a value it could not
@@ -209,7 +210,7 @@ export function loadConfig({ file, overrides, env = process.env }: LoadOptions =
     config.validate({ allowed: 'strict' })
   } catch (err) {
     // convict lists every problem on its own line; the first one names its key.
-    throw new ConfigError(`invalid configuration: ${(err as Error).message.split('\n')[0]}`)
+    throw new ConfigError(`invalid configuration: ${firstLine(err)}`)
   }
   const result = config.getProperties() as Config
   if (result.auth.signingKey && result.auth.signingKey.length < 32) {
@@ -225,7 +226,7 @@ function loadFile(config: { loadFile(file: string): unknown }, file: string): vo
   try {
     config.loadFile(file)
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message.split('\n')[0]}`)
+    throw new ConfigError(`cannot read config file ${file}: ${firstLine(err)}`)
   }
 }
 

@@ -2,6 +2,8 @@
 // optional offset. The offset is ignored: startDate is a wall-clock bucket, as in the original.
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/
 
+export const DAY_MS = 86_400_000
+
 // Producers send the same few dates over and over (a day's bucket): parsed once, remembered.
 const parsed = new Map<string, string | null>()
 const REMEMBERED = 10_000
@@ -35,7 +37,7 @@ export function parseRangeDate(value: string): string | null {
 
 function parse(value: string): string | null {
   const date = calendarDate(value)
-  return date && date >= EARLIEST && date < '2106-01-01' ? date : null
+  return date && date >= EARLIEST && date < LATEST ? date : null
 }
 
 /** `YYYY-MM-DD hh:mm:ss` of a real calendar date and time (years 0000 to 9999), else null. */

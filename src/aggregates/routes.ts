@@ -2,7 +2,7 @@ import Router from '@koa/router'
 import type { Context } from 'koa'
 import type { Deps } from '../app.ts'
 import type { Definition } from '../definitions/definitions.ts'
-import { HttpError } from '../errors.ts'
+import { unavailable } from '../errors.ts'
 import { requireScope } from '../http/auth.ts'
 import { jsonBody } from '../http/body.ts'
 import { toAggregateResponse } from './format.ts'
@@ -32,15 +32,16 @@ export function aggregateRoutes(deps: Deps): Router {
   // Privacy (docs/privacy.md) applies before the answer is cached: complementary suppression on
   // the true counts first, for every answer with rollups, then the definition's noise on what is shown.
   const read = async (query: AggregateQuery, definition: Definition): Promise<string> => {
+    let rows
     try {
-      const rows = await selectAggregates(clickhouse.client, query)
-      const shown = query.keepHidden ? suppressComplements(rows) : rows
-      const answer = definition.noise ? addNoise(shown, definition.name, query.period, definition.noise, privacy) : shown
-      return JSON.stringify(answer.map((row) => toAggregateResponse(row, definition)))
+      rows = await selectAggregates(clickhouse.client, query)
     } catch (err) {
       logger.error({ err }, 'reading aggregates from ClickHouse failed')
-      throw new HttpError(503, 'The aggregates could not be read, retry later', { headers: { 'Retry-After': '1' } })
+      throw unavailable('The aggregates could not be read, retry later')
     }
+    const shown = query.keepHidden ? suppressComplements(rows) : rows
+    const answer = definition.noise ? addNoise(shown, definition.name, query.period, definition.noise, privacy) : shown
+    return JSON.stringify(answer.map((row) => toAggregateResponse(row, definition)))
   }
 
   const answer = async (ctx: Context) => {

@@ -1,6 +1,7 @@
 import type { CAC } from 'cac'
 import { createDefinitions, type Definitions } from '../definitions/definitions.ts'
-import { DAY_MS, purgeMeasures } from '../purge/purge.ts'
+import { DAY_MS } from '../dates.ts'
+import { purgeMeasures } from '../purge/purge.ts'
 import { commands, definitionOf, plural, positive, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 
 type PurgeOptions = GlobalOptions & { days: unknown }

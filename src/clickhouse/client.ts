@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import type { Config } from '../config.ts'
+import { firstLine } from '../errors.ts'
 
 export type { ClickHouseClient }
 
@@ -146,8 +147,4 @@ function safeUrl(url: string): string {
   } catch {
     return '(invalid URL)'
   }
-}
-
-export function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0]
 }

@@ -34,7 +34,6 @@ export const SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations
 export type MigrateOptions = {
   /** A ClickHouse cluster name: every statement is rendered for it (see cluster.ts). */
   cluster?: string
-  migrations?: Migration[]
 }
 
 /**
@@ -42,7 +41,7 @@ export type MigrateOptions = {
  * idempotent (IF NOT EXISTS), so a migration interrupted half-way is simply run again.
  * Returns the names of the migrations applied by this call.
  */
-export async function migrate(client: ClickHouseClient, { cluster = '', migrations = readMigrations() }: MigrateOptions = {}): Promise<string[]> {
+export async function migrate(client: ClickHouseClient, { cluster = '' }: MigrateOptions = {}): Promise<string[]> {
   const apply = async (statement: string) => {
     for (const query of renderForCluster(statement, cluster)) await client.command({ query })
   }
@@ -50,7 +49,7 @@ export async function migrate(client: ClickHouseClient, { cluster = '', migratio
   const result = await client.query({ query: 'SELECT version FROM schema_migrations', format: 'JSONEachRow' })
   const applied = new Set((await result.json<{ version: number }>()).map((row) => row.version))
   const done: string[] = []
-  for (const migration of migrations) {
+  for (const migration of readMigrations()) {
     if (applied.has(migration.version)) continue
     for (const statement of migration.statements) await apply(statement)
     await client.insert({

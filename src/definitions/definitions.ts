@@ -1,5 +1,5 @@
 import fs from 'node:fs'
-import { UsageError } from '../errors.ts'
+import { firstLine, UsageError } from '../errors.ts'
 import { cached, type Store } from '../store/store.ts'
 import { ajv } from '../validation.ts'
 import { definitionsFileSchema, type Definition } from './schema.ts'
@@ -77,7 +77,7 @@ export function parseDefinitionsFile(file: string): Definition[] {
   try {
     data = JSON.parse(fs.readFileSync(file, 'utf8'))
   } catch (err) {
-    throw new UsageError(`cannot read definitions file ${file}: ${(err as Error).message.split('\n')[0]}`)
+    throw new UsageError(`cannot read definitions file ${file}: ${firstLine(err)}`)
   }
   if (!validateFile(data)) {
     const error = validateFile.errors![0]

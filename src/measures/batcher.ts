@@ -1,4 +1,4 @@
-import { HttpError } from '../errors.ts'
+import { HttpError, unavailable } from '../errors.ts'
 
 export type BatcherOptions<T> = {
   /** How many rows an item holds (an item is what one request queues). */
@@ -56,7 +56,7 @@ export class Batcher<T> {
 
   /** Queues an item (its rows stay together, in one batch) and resolves once it is written. */
   add(item: T): Promise<void> {
-    if (this.#closed) return Promise.reject(new HttpError(503, 'The service is shutting down', { headers: { 'Retry-After': '1' } }))
+    if (this.#closed) return Promise.reject(unavailable('The service is shutting down'))
     const rows = this.#options.rowsOf(item)
     if (this.#queued + rows > this.#options.maxQueuedRows && this.#queued > 0) return Promise.reject(new QueueFull())
     const batch = this.#filling

@@ -42,8 +42,8 @@ export const measureSchema = {
 const validateShape = ajv.compile(measureSchema)
 
 /**
- * A measure ready for raw_measures, in the column order of RAW_COLUMNS (received_at is added at
- * write time). The last item is the contributor pseudonym as sent ('' for none): it is replaced by
+ * A measure ready for raw_measures, in the column order of RAW_COLUMNS (received_at and
+ * idempotency_key are added at write time). The last item is the contributor pseudonym as sent ('' for none): it is replaced by
  * its keyed hash before the INSERT (withContributorIds), so it never reaches ClickHouse in clear.
  */
 export type MeasureRow = [string, string, string, string, string, string, number, boolean, string]

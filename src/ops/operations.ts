@@ -14,6 +14,8 @@ export type OperationContext = { client: ClickHouseClient; cluster: string }
  * data directory (see socket.ts), so its arguments and result are plain JSON.
  */
 export const OPERATIONS = {
+  /** Nothing: answers whether a server listens. */
+  ping: async () => ({ ok: true }),
   migrate: async ({ client, cluster }: OperationContext) => ({ applied: await migrate(client, { cluster }) }),
   /** `before`: an ISO-8601 instant; raw measures received earlier go. */
   purge: ({ client, cluster }: OperationContext, { names, before }: { names: string[]; before: string }) =>

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
-import { firstLine } from '../clickhouse/client.ts'
+import { firstLine } from '../errors.ts'
 import { ConfigError } from '../config.ts'
 import { UsageError } from '../errors.ts'
 import type { Logger } from '../logger.ts'

@@ -1,4 +1,5 @@
-import { firstLine, type ClickHouseClient } from '../clickhouse/client.ts'
+import type { ClickHouseClient } from '../clickhouse/client.ts'
+import { firstLine } from '../errors.ts'
 import { UsageError } from '../errors.ts'
 
 export type QueryResult = { columns: { name: string; type: string }[]; rows: unknown[][] }

@@ -2,8 +2,6 @@ import type { Definitions } from '../definitions/definitions.ts'
 import type { RunOperation } from '../ops/operations.ts'
 import type { PurgeResult } from './queries.ts'
 
-export const DAY_MS = 86_400_000
-
 /**
  * Purges the raw measures of `names` received before `before` and records the purge in SQLite:
  * `dacc purge` and the server's retention schedule both come here.

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.ts'
-import { DAY_MS } from './purge.ts'
+import { DAY_MS } from '../dates.ts'
 import type { PurgeResult } from './queries.ts'
 
 export type RetentionOptions = {

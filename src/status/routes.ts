@@ -1,6 +1,6 @@
 import Router from '@koa/router'
 import type { Deps } from '../app.ts'
-import { firstLine } from '../clickhouse/client.ts'
+import { firstLine } from '../errors.ts'
 
 type Check = ({ status: 'ok' } & Record<string, string>) | { status: 'ko'; error: string }
 

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto'
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose'
+import { DAY_MS } from '../dates.ts'
 import { UsageError } from '../errors.ts'
 import { storedSecret } from '../store/settings.ts'
 import { cached, type Store } from '../store/store.ts'
@@ -36,7 +37,7 @@ export function createTokens(store: Store, configuredKey: string) {
   async function issue(org: string, scopes: Scope[], expiresInDays?: number): Promise<string> {
     const id = crypto.randomUUID()
     const now = new Date()
-    const expiresAt = expiresInDays ? new Date(now.getTime() + expiresInDays * 86_400_000) : null
+    const expiresAt = expiresInDays ? new Date(now.getTime() + expiresInDays * DAY_MS) : null
     const jwt = new SignJWT({ org, scope: scopes.join(' ') })
       .setProtectedHeader({ alg: ALGORITHM })
       .setIssuer(ISSUER)

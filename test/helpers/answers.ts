@@ -1,8 +1,9 @@
+import { DAY_MS } from '../../src/dates.ts'
 import { insertMeasures } from '../../src/measures/queries.ts'
 import type { MeasureRow } from '../../src/measures/schema.ts'
 import type { TestServer } from './server.ts'
 
-export const DAY_MS = 86_400_000
+export { DAY_MS }
 
 /**
  * Inserts `count` measures of `name` as if received `daysAgo` days ago, spread over 2022's first
