@@ -1,5 +1,5 @@
-import { groupKeys, type Definition } from '../definitions/definitions.ts'
-import { GROUPS } from '../wildcards/wildcards.ts'
+import { groupKeys, type Definition } from '../definitions/schema.ts'
+import { GROUPS } from '../definitions/schema.ts'
 import { isRolledUp, type AggregateRow } from './queries.ts'
 
 /**

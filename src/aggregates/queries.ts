@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
-import { GROUPS, type Group } from '../wildcards/wildcards.ts'
+import { GROUPS, type Group } from '../definitions/schema.ts'
 
 export const PERIODS = ['day', 'week', 'month', 'year'] as const
 export type Period = (typeof PERIODS)[number]

@@ -1,7 +1,7 @@
 import Router from '@koa/router'
 import type { Context } from 'koa'
 import type { Deps } from '../app.ts'
-import type { Definition } from '../definitions/definitions.ts'
+import type { Definition } from '../definitions/schema.ts'
 import { unavailable } from '../errors.ts'
 import { requireScope } from '../http/auth.ts'
 import { jsonBody } from '../http/body.ts'

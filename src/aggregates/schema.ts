@@ -1,8 +1,8 @@
 import { parseRangeDate } from '../dates.ts'
-import { groupKeys, type Definition } from '../definitions/definitions.ts'
+import { groupKeys, type Definition } from '../definitions/schema.ts'
 import { badRequest, HttpError } from '../errors.ts'
 import { ajv, errorField } from '../validation.ts'
-import { GROUPS, type Group } from '../wildcards/wildcards.ts'
+import { GROUPS, type Group } from '../definitions/schema.ts'
 import { PERIODS, type Period } from './queries.ts'
 
 const groupNames = { type: 'string', pattern: '^ *(group[123] *(, *group[123] *)*)?$' }

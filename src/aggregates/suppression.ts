@@ -1,4 +1,4 @@
-import { GROUPS } from '../wildcards/wildcards.ts'
+import { GROUPS } from '../definitions/schema.ts'
 import { maskOf, type AggregateRow } from './queries.ts'
 
 /**

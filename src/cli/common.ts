@@ -1,6 +1,7 @@
 import { cac, type CAC } from 'cac'
 import { loadConfig, type Config } from '../config.ts'
-import type { Definition, Definitions } from '../definitions/definitions.ts'
+import type { Definitions } from '../definitions/definitions.ts'
+import type { Definition } from '../definitions/schema.ts'
 import { mirrorSource } from '../definitions/mirror.ts'
 import { firstLine, UsageError } from '../errors.ts'
 import type { RunOperation } from '../ops/operations.ts'

@@ -1,5 +1,6 @@
 import type { CAC } from 'cac'
-import { createDefinitions, groupKeys, type Definition } from '../definitions/definitions.ts'
+import { createDefinitions } from '../definitions/definitions.ts'
+import { groupKeys, type Definition } from '../definitions/schema.ts'
 import { createWildcards } from '../wildcards/wildcards.ts'
 import { commands, definitionOf, mirrorToClickHouse, plural, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 import { formatTable } from './table.ts'

@@ -1,7 +1,9 @@
 import type { CAC } from 'cac'
-import { createDefinitions, groupKeys, type Definition } from '../definitions/definitions.ts'
+import { createDefinitions } from '../definitions/definitions.ts'
+import { groupKeys, type Definition } from '../definitions/schema.ts'
 import { UsageError } from '../errors.ts'
-import { createWildcards, GROUPS, type WildcardSet } from '../wildcards/wildcards.ts'
+import { GROUPS } from '../definitions/schema.ts'
+import { createWildcards, type WildcardSet } from '../wildcards/wildcards.ts'
 import { commands, definitionOf, mirrorToClickHouse, withStore, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 import { formatTable } from './table.ts'
 

@@ -4,7 +4,6 @@ import { cached, type Store } from '../store/store.ts'
 import { ajv } from '../validation.ts'
 import { definitionsFileSchema, type Definition } from './schema.ts'
 
-export type { Definition }
 
 const validateFile = ajv.compile<{ definitions: Definition[] }>(definitionsFileSchema)
 
@@ -106,9 +105,4 @@ export function parseDefinitionsFile(file: string): Definition[] {
 
 function nameOf(entry: { name?: unknown } | undefined): string {
   return typeof entry?.name === 'string' ? ` ("${entry.name}")` : ''
-}
-
-/** The group keys a definition declares, by position (index 0 = group1). */
-export function groupKeys(definition: Definition): (string | null)[] {
-  return [definition.group1Key ?? null, definition.group2Key ?? null, definition.group3Key ?? null]
 }

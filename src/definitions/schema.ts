@@ -1,3 +1,7 @@
+/** The group columns of a measure, in order (group1Key names the first...); a rollup merges some of them. */
+export const GROUPS = ['group1', 'group2', 'group3'] as const
+export type Group = (typeof GROUPS)[number]
+
 /** A measure definition, as written in a definitions file (the original's camelCase format). */
 export type Definition = {
   id?: number
@@ -87,3 +91,8 @@ export const definitionsFileSchema = {
   additionalProperties: false,
   properties: { definitions: { type: 'array', items: definitionSchema } },
 } as const
+
+/** The group keys a definition declares, by position (index 0 = group1). */
+export function groupKeys(definition: Definition): (string | null)[] {
+  return [definition.group1Key ?? null, definition.group2Key ?? null, definition.group3Key ?? null]
+}

@@ -12,7 +12,10 @@ const RAW_COLUMNS = ['measure_name', 'start_date', 'created_by', 'group1', 'grou
  * raw_measures.contributor stores: what the batcher writes, so no pseudonym reaches ClickHouse.
  */
 export function withContributorIds(batch: Queued[], idOf: (pseudonym: string) => string): Queued[] {
-  return batch.map((queued) => ({ ...queued, rows: queued.rows.map((row) => row.with(8, idOf(row[8])) as MeasureRow) }))
+  // An instance sends its many measures under one pseudonym: one HMAC each per batch.
+  const ids = new Map<string, string>()
+  const idOnce = (pseudonym: string) => ids.get(pseudonym) ?? ids.set(pseudonym, idOf(pseudonym)).get(pseudonym)!
+  return batch.map((queued) => ({ ...queued, rows: queued.rows.map((row) => row.with(8, idOnce(row[8])) as MeasureRow) }))
 }
 
 /**

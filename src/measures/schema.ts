@@ -1,5 +1,5 @@
 import { parseDate } from '../dates.ts'
-import { groupKeys, type Definition } from '../definitions/definitions.ts'
+import { GROUPS, groupKeys, type Definition } from '../definitions/schema.ts'
 import { badRequest } from '../errors.ts'
 import { ajv, errorField, MAX_ABS_VALUE } from '../validation.ts'
 
@@ -48,7 +48,6 @@ const validateShape = ajv.compile(measureSchema)
  */
 export type MeasureRow = [string, string, string, string, string, string, number, boolean, string]
 
-const GROUPS = ['group1', 'group2', 'group3'] as const
 
 /**
  * Validates one measure and turns it into a row. The checks and their order are the original

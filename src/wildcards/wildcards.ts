@@ -1,10 +1,7 @@
 import { parseDate } from '../dates.ts'
+import { GROUPS, type Group } from '../definitions/schema.ts'
 import { UsageError } from '../errors.ts'
 import { cached, type Store } from '../store/store.ts'
-
-/** The group columns of a measure, in order; a wildcard set rolls up some of them. */
-export const GROUPS = ['group1', 'group2', 'group3'] as const
-export type Group = (typeof GROUPS)[number]
 
 /** A registered rollup: /aggregate adds rows where `groups` read "*", for buckets in [fromDate, toDate). */
 export type WildcardSet = {

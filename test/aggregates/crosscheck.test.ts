@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { GROUPS, type Group } from '../../src/wildcards/wildcards.ts'
+import { GROUPS, type Group } from '../../src/definitions/schema.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { createSolver } from '../privacy/solver.ts'
 import { expectedFields } from './stats.ts'
