@@ -1,5 +1,4 @@
-import { groupKeys, type Definition } from '../definitions/schema.ts'
-import { GROUPS } from '../definitions/schema.ts'
+import { GROUPS, groupKeys, type Definition } from '../definitions/schema.ts'
 import { isRolledUp, type AggregateRow } from './queries.ts'
 
 /**

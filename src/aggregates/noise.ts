@@ -1,7 +1,6 @@
-import type { Noise } from '../definitions/schema.ts'
+import { GROUPS, type Noise } from '../definitions/schema.ts'
 import type { PrivacyKeys } from '../privacy/keys.ts'
 import { discreteLaplace } from '../privacy/laplace.ts'
-import { GROUPS } from '../definitions/schema.ts'
 import { isRolledUp, type AggregateRow, type Period } from './queries.ts'
 
 /**

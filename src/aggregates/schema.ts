@@ -1,8 +1,7 @@
 import { parseRangeDate } from '../dates.ts'
-import { groupKeys, type Definition } from '../definitions/schema.ts'
+import { GROUPS, groupWithoutKey, type Definition, type Group } from '../definitions/schema.ts'
 import { badRequest, HttpError } from '../errors.ts'
 import { ajv, errorField } from '../validation.ts'
-import { GROUPS, type Group } from '../definitions/schema.ts'
 import { PERIODS, type Period } from './queries.ts'
 
 const groupNames = { type: 'string', pattern: '^ *(group[123] *(, *group[123] *)*)?$' }
@@ -100,8 +99,7 @@ function wildcardOf(value: unknown, faulty: boolean, definition: Definition): Gr
   const unknown = names.find((name) => !(GROUPS as readonly string[]).includes(name))
   if (unknown !== undefined) throw badRequest(`wildcard group is unknown: ${unknown}, it must be one of ${GROUPS.join(', ')}`)
   if (faulty) throw badRequest('wildcard type is incorrect, it must be group names, comma-separated or in a list')
-  const keys = groupKeys(definition)
-  const missing = GROUPS.find((group, index) => names.includes(group) && keys[index] === null)
+  const missing = groupWithoutKey(definition, names)
   if (missing) throw badRequest(`wildcard group does not match measure definition: ${missing}`)
   return GROUPS.filter((group) => names.includes(group))
 }

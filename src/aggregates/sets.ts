@@ -1,6 +1,5 @@
-import { groupKeys, type Definition } from '../definitions/schema.ts'
+import { GROUPS, groupKeys, type Definition, type Group } from '../definitions/schema.ts'
 import { badRequest } from '../errors.ts'
-import { GROUPS, type Group } from '../definitions/schema.ts'
 import type { WildcardSet } from '../wildcards/wildcards.ts'
 import type { GroupingSet } from './queries.ts'
 

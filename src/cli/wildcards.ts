@@ -1,8 +1,7 @@
 import type { CAC } from 'cac'
 import { createDefinitions } from '../definitions/definitions.ts'
-import { groupKeys, type Definition } from '../definitions/schema.ts'
+import { GROUPS, groupWithoutKey, type Definition } from '../definitions/schema.ts'
 import { UsageError } from '../errors.ts'
-import { GROUPS } from '../definitions/schema.ts'
 import { createWildcards, type WildcardSet } from '../wildcards/wildcards.ts'
 import { commands, definitionOf, mirrorToClickHouse, withStore, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 import { formatTable } from './table.ts'
@@ -61,8 +60,7 @@ export function wildcardCommands(): CAC {
  */
 function groupsOf(definition: Definition, input: string): string[] {
   const names = input.split(',').map((name) => name.trim())
-  const keys = groupKeys(definition)
-  const missing = GROUPS.find((group, index) => names.includes(group) && keys[index] === null)
+  const missing = groupWithoutKey(definition, names)
   if (missing) throw new UsageError(`wildcard group does not match measure definition: ${missing}`)
   return names
 }

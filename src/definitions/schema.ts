@@ -96,3 +96,9 @@ export const definitionsFileSchema = {
 export function groupKeys(definition: Definition): (string | null)[] {
   return [definition.group1Key ?? null, definition.group2Key ?? null, definition.group3Key ?? null]
 }
+
+/** The first of `groups` that the definition has no key for: a rollup of it would mean nothing. */
+export function groupWithoutKey(definition: Definition, groups: readonly string[]): Group | undefined {
+  const keys = groupKeys(definition)
+  return GROUPS.find((group, index) => groups.includes(group) && keys[index] === null)
+}
