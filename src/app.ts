@@ -4,6 +4,7 @@ import type { ClickHouse } from './clickhouse/client.ts'
 import type { Config } from './config.ts'
 import type { Definitions } from './definitions/definitions.ts'
 import { definitionRoutes } from './definitions/routes.ts'
+import { readPublicFiles } from './explorer/files.ts'
 import { explorerRoutes } from './explorer/routes.ts'
 import { renderErrors } from './http/errors.ts'
 import { logRequests } from './http/log.ts'
@@ -36,7 +37,16 @@ export function createApp(deps: Deps): Koa {
   const app = new Koa()
   app.use(logRequests(deps.logger))
   app.use(renderErrors(deps.logger))
-  const routers = [statusRoutes(deps), measureRoutes(deps), aggregateRoutes(deps), definitionRoutes(deps), openApiRoutes(), explorerRoutes()]
+  // Read once: the explorer serves them, the API document lists them.
+  const explorerFiles = readPublicFiles()
+  const routers = [
+    statusRoutes(deps),
+    measureRoutes(deps),
+    aggregateRoutes(deps),
+    definitionRoutes(deps),
+    openApiRoutes(explorerFiles),
+    explorerRoutes(explorerFiles),
+  ]
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())

@@ -1,7 +1,7 @@
 import Router from '@koa/router'
 import type { Context } from 'koa'
 import { HttpError } from '../errors.ts'
-import { readPublicFiles, type StaticFile } from './files.ts'
+import type { StaticFile } from './files.ts'
 
 /**
  * The page handles a read token, so it runs only its own script and stylesheet (no inline code,
@@ -19,7 +19,7 @@ export const CONTENT_SECURITY_POLICY = [
 ].join('; ')
 
 /** GET / (the explorer page) and GET /explorer/<file> (its script, stylesheet and icon). */
-export function explorerRoutes(files: Map<string, StaticFile> = readPublicFiles()): Router {
+export function explorerRoutes(files: Map<string, StaticFile>): Router {
   const router = new Router()
   const send = (ctx: Context, name: string) => {
     const file = files.get(name)

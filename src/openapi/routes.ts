@@ -1,11 +1,11 @@
 import Router from '@koa/router'
-import { readPublicFiles } from '../explorer/files.ts'
+import type { StaticFile } from '../explorer/files.ts'
 import { openApiDocument } from './document.ts'
 
-/** GET /openapi.json, no auth: built once, from the schemas the routes validate with. */
-export function openApiRoutes(): Router {
+/** GET /openapi.json, no auth: built once, from the schemas the routes validate with and the explorer's files. */
+export function openApiRoutes(explorerFiles: Map<string, StaticFile>): Router {
   const router = new Router()
-  const body = JSON.stringify(openApiDocument(readPublicFiles()))
+  const body = JSON.stringify(openApiDocument(explorerFiles))
   router.get('/openapi.json', (ctx) => {
     ctx.type = 'json'
     ctx.body = body
