@@ -1,6 +1,6 @@
 import Koa from 'koa'
+import type { BucketCache } from './aggregates/cache.ts'
 import { aggregateRoutes } from './aggregates/routes.ts'
-import type { ClickHouse } from './clickhouse/client.ts'
 import type { Config } from './config.ts'
 import type { Definitions } from './definitions/definitions.ts'
 import { definitionRoutes } from './definitions/routes.ts'
@@ -9,41 +9,39 @@ import { explorerRoutes } from './explorer/routes.ts'
 import { renderErrors } from './http/errors.ts'
 import { logRequests } from './http/log.ts'
 import type { Logger } from './logger.ts'
-import type { Batcher } from './measures/batcher.ts'
 import { measureRoutes } from './measures/routes.ts'
-import type { Queued } from './measures/queries.ts'
+import type { Writer } from './measures/writer.ts'
 import { openApiRoutes } from './openapi/routes.ts'
 import type { PrivacyKeys } from './privacy/keys.ts'
-import { statusRoutes } from './status/routes.ts'
-import type { Store } from './store/store.ts'
+import { statusRoutes, type StatusDeps } from './status/routes.ts'
 import type { Tokens } from './tokens/tokens.ts'
 import type { Wildcards } from './wildcards/wildcards.ts'
 
-/** Everything a request may need, built once by the server (see server.ts). */
-export type Deps = {
+/** What the routes are built from (server.ts builds it); each router takes the part it uses. */
+export type AppDeps = {
   config: Config
   logger: Logger
-  clickhouse: ClickHouse
-  store: Store
   definitions: Definitions
   tokens: Tokens
   wildcards: Wildcards
   privacy: PrivacyKeys
-  batcher: Batcher<Queued>
+  writer: Pick<Writer, 'write'>
+  cache: BucketCache
+  status: StatusDeps
 }
 
 /** The list of what a request passes through, in order. */
-export function createApp(deps: Deps): Koa {
+export function createApp({ config, logger, definitions, tokens, wildcards, privacy, writer, cache, status }: AppDeps): Koa {
   const app = new Koa()
-  app.use(logRequests(deps.logger))
-  app.use(renderErrors(deps.logger))
+  app.use(logRequests(logger))
+  app.use(renderErrors(logger))
   // Read once: the explorer serves them, the API document lists them.
   const explorerFiles = readPublicFiles()
   const routers = [
-    statusRoutes(deps),
-    measureRoutes(deps),
-    aggregateRoutes(deps),
-    definitionRoutes(deps),
+    statusRoutes(status),
+    measureRoutes({ definitions, tokens, writer, bodyLimit: config.bodyLimit, ingest: config.ingest }),
+    aggregateRoutes({ definitions, wildcards, tokens, privacy, cache, bodyLimit: config.bodyLimit, logger }),
+    definitionRoutes({ definitions, tokens }),
     openApiRoutes(explorerFiles),
     explorerRoutes(explorerFiles),
   ]

@@ -16,6 +16,13 @@ convict.addFormat({
   },
 })
 
+/** A whole number within [min, max]: convict's `nat` would let a 0 through where it means nothing. */
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: unknown) => {
+  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+    throw new Error(`must be a whole number from ${min} to ${max}`)
+  }
+}
+
 // Every key is documented here and in config-template.yml (a test keeps them in step);
 // every key has its DACC_... environment override.
 const schema = {
@@ -92,10 +99,16 @@ const schema = {
   },
   aggregate: {
     maxStalenessMs: {
-      doc: 'Identical /aggregate requests within this many milliseconds share one ClickHouse query (0: every request queries)',
+      doc: 'Answers always hold every measure this server acknowledged; measures written to ClickHouse by others (another instance, a direct INSERT) show in them within this many milliseconds (0: every answer checks ClickHouse)',
       format: 'nat',
       default: 1000,
       env: 'DACC_AGGREGATE_MAX_STALENESS_MS',
+    },
+    cacheMb: {
+      doc: 'Memory for the bucket statistics /aggregate answers from, in MB (least recently used months go first); quartile values take 8 bytes each',
+      format: wholeNumber(1),
+      default: 256,
+      env: 'DACC_AGGREGATE_CACHE_MB',
     },
   },
   retention: {
@@ -107,9 +120,7 @@ const schema = {
     },
     intervalMs: {
       doc: 'With retention.rawDays set, the server purges at start and then every this many milliseconds',
-      format: (value: unknown) => {
-        if (!Number.isInteger(value) || (value as number) < 1) throw new Error('must be a positive whole number of milliseconds')
-      },
+      format: wholeNumber(1),
       default: 3_600_000,
       env: 'DACC_RETENTION_INTERVAL_MS',
     },
@@ -133,27 +144,41 @@ const schema = {
     },
   },
   ingest: {
+    journalDir: {
+      doc: 'Directory of the journal where measures are acknowledged before they are loaded into ClickHouse; empty: <dataDir>/journal. One server per journal',
+      format: String,
+      default: '',
+      env: 'DACC_INGEST_JOURNAL_DIR',
+    },
+    fsync: {
+      doc: 'Flush the journal to disk (fdatasync) before acknowledging measures, so that a 201 survives a power cut too; false: it survives a crash of the server, not of the machine',
+      format: Boolean,
+      default: true,
+      env: 'DACC_INGEST_FSYNC',
+    },
     maxBatchRows: {
-      doc: 'A batch of measures is written to ClickHouse as soon as it holds this many rows',
-      format: 'nat',
-      default: 10000,
+      // At most one ClickHouse insert block (65,409 rows by default), so that a segment inserted
+      // again after a crash is cut into the same numbered blocks (src/measures/queries.ts).
+      doc: 'Measures loaded into ClickHouse by one INSERT, at most (a journal segment)',
+      format: wholeNumber(1, 65000),
+      default: 50000,
       env: 'DACC_INGEST_MAX_BATCH_ROWS',
     },
     maxBatchDelayMs: {
-      doc: 'Longest time the first measure of a batch waits for others before the batch is written (milliseconds)',
+      doc: 'Longest time an acknowledged measure waits for others before its segment is loaded into ClickHouse (milliseconds); answers include it meanwhile',
       format: 'nat',
       default: 5,
       env: 'DACC_INGEST_MAX_BATCH_DELAY_MS',
     },
     maxQueuedRows: {
-      doc: 'Measures waiting to be written, at most; past that POST /measure answers 503 with Retry-After',
-      format: 'nat',
+      doc: 'Measures acknowledged but not yet loaded into ClickHouse, at most; past that POST /measure(s) answers 503 with Retry-After',
+      format: wholeNumber(1),
       default: 200000,
       env: 'DACC_INGEST_MAX_QUEUED_ROWS',
     },
     maxMeasuresPerRequest: {
       doc: 'Most measures accepted in one POST /measures request; more gets 413',
-      format: 'nat',
+      format: wholeNumber(1),
       default: 10000,
       env: 'DACC_INGEST_MAX_MEASURES_PER_REQUEST',
     },
@@ -179,11 +204,20 @@ export type Config = {
   bodyLimit: string
   log: { level: string }
   clickhouse: { url: string; user: string; password: string; database: string; requestTimeoutMs: number; cluster: string }
-  aggregate: { maxStalenessMs: number }
+  aggregate: { maxStalenessMs: number; cacheMb: number }
   retention: { rawDays: number; intervalMs: number }
   auth: { signingKey: string }
   privacy: { secret: string }
-  ingest: { maxBatchRows: number; maxBatchDelayMs: number; maxQueuedRows: number; maxMeasuresPerRequest: number; idempotencyWindowSeconds: number; batchBodyLimit: string }
+  ingest: {
+    journalDir: string
+    fsync: boolean
+    maxBatchRows: number
+    maxBatchDelayMs: number
+    maxQueuedRows: number
+    maxMeasuresPerRequest: number
+    idempotencyWindowSeconds: number
+    batchBodyLimit: string
+  }
 }
 
 export class ConfigError extends Error {}
@@ -219,7 +253,9 @@ export function loadConfig({ file, overrides, env = process.env }: LoadOptions =
   if (result.privacy.secret && result.privacy.secret.length < 32) {
     throw new ConfigError('invalid configuration: privacy.secret: must be at least 32 characters')
   }
-  return { ...result, dataDir: path.resolve(result.dataDir) }
+  const dataDir = path.resolve(result.dataDir)
+  const journalDir = path.resolve(dataDir, result.ingest.journalDir || 'journal')
+  return { ...result, dataDir, ingest: { ...result.ingest, journalDir } }
 }
 
 function loadFile(config: { loadFile(file: string): unknown }, file: string): void {

@@ -1,114 +1,196 @@
-import type { AddressInfo } from 'node:net'
 import http from 'node:http'
-import { createApp, type Deps } from './app.ts'
+import type { AddressInfo } from 'node:net'
+import type Koa from 'koa'
+import { BucketCache } from './aggregates/cache.ts'
+import { createApp } from './app.ts'
 import { openClickHouse, type ClickHouse } from './clickhouse/client.ts'
 import { migrate } from './clickhouse/migrate.ts'
 import type { Config } from './config.ts'
-import { createDefinitions } from './definitions/definitions.ts'
+import { createDefinitions, type Definitions } from './definitions/definitions.ts'
 import { mirrorDefinitions, mirrorSource } from './definitions/mirror.ts'
 import { createLogger, type Logger } from './logger.ts'
-import { Batcher } from './measures/batcher.ts'
-import { measureWriter } from './measures/idempotency.ts'
-import { withContributorIds, type Queued } from './measures/queries.ts'
-import { runLocally, typed } from './ops/operations.ts'
+import { crashHook } from './measures/faults.ts'
+import { writeHealth } from './measures/health.ts'
+import { Journal } from './measures/journal.ts'
+import { IdempotencyKeys } from './measures/keys.ts'
+import { Loader } from './measures/loader.ts'
+import { recentIdempotencyKeys } from './measures/queries.ts'
+import { Writer } from './measures/writer.ts'
+import { runLocally, typed, type RunAny } from './ops/operations.ts'
 import { serveOperations, socketPath, type OperationsServer } from './ops/socket.ts'
 import { createPrivacyKeys } from './privacy/keys.ts'
 import { purgeMeasures } from './purge/purge.ts'
 import { scheduleRetention } from './purge/retention.ts'
 import { storedSecret } from './store/settings.ts'
-import { openStore } from './store/store.ts'
-import { createTokens } from './tokens/tokens.ts'
-import { createWildcards } from './wildcards/wildcards.ts'
+import { openStore, type Store } from './store/store.ts'
+import { createTokens, type Tokens } from './tokens/tokens.ts'
+import { createWildcards, type Wildcards } from './wildcards/wildcards.ts'
+
+/** What a running server is made of (the tests reach into it). */
+export type ServerDeps = {
+  clickhouse: ClickHouse
+  store: Store
+  definitions: Definitions
+  tokens: Tokens
+  wildcards: Wildcards
+  cache: BucketCache
+  writer: Writer
+  loader: Loader
+}
 
 export type RunningServer = {
   url: string
-  deps: Deps
-  /** Stops accepting, finishes requests in flight, writes every queued measure, closes the stores. */
+  app: Koa
+  deps: ServerDeps
+  /** Stops accepting, finishes requests in flight, loads what the journal holds (or leaves it for the next start), closes the stores. */
   close(): Promise<void>
 }
 
-/** Builds the dependencies, applies the schemas and listens: `dacc serve`, and the tests. */
+/** How long a stop may spend loading the journal into ClickHouse; what is left loads at the next start. */
+const DRAIN_MS = 5_000
+
+/** Builds the dependencies, applies the schemas, replays the journal and listens: `dacc serve`, and the tests. */
 export async function startServer(config: Config, logger: Logger = createLogger(config.log.level)): Promise<RunningServer> {
-  const store = openStore(config.dataDir)
-  let clickhouse: ClickHouse | undefined
-  let operationsSession: ClickHouse | undefined
-  let operations: OperationsServer | undefined
+  // Closed in reverse order when the start fails half-way, or when the server stops.
+  const closers: (() => unknown)[] = []
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close()
+  }
   try {
-    clickhouse = await openClickHouse(config)
+    const store = openStore(config.dataDir)
+    closers.push(() => store.close())
+    const clickhouse = await openClickHouse(config)
+    closers.push(() => clickhouse.close())
+    const cache = new BucketCache({ client: clickhouse.client, maxStalenessMs: config.aggregate.maxStalenessMs, maxBytes: config.aggregate.cacheMb * 2 ** 20, logger })
+    closers.push(() => cache.close())
     // While this process holds the embedded data directory, the CLI's ClickHouse work comes
     // through this socket; opened before migrating, so a CLI started meanwhile finds it. It gets
     // an engine session of its own, as the retention purges do: the embedded engine hands what a
     // query that failed had begun to write to its session's next query, never to be a request's.
+    let run = runLocally({ client: clickhouse.client, cluster: config.clickhouse.cluster })
     if (clickhouse.mode === 'embedded') {
-      operationsSession = await openClickHouse(config)
-      const run = runLocally({ client: operationsSession.client, cluster: config.clickhouse.cluster })
-      operations = await serveOperations(socketPath(config.dataDir), run, logger)
+      const session = await openClickHouse(config)
+      closers.push(() => session.close())
+      run = forgettingChanges(runLocally({ client: session.client, cluster: config.clickhouse.cluster }), cache)
+      const operations: OperationsServer = await serveOperations(socketPath(config.dataDir), run, logger)
+      closers.push(() => operations.close())
     }
     await migrate(clickhouse.client, { cluster: config.clickhouse.cluster })
     await mirrorDefinitions(clickhouse.client, mirrorSource(store))
+
+    const keys = IdempotencyKeys.open(config.ingest.journalDir, config.ingest.idempotencyWindowSeconds)
+    closers.push(() => keys.close())
+    const { journal, recovered } = Journal.open(config.ingest.journalDir, { fsync: config.ingest.fsync })
+    // Keys of requests whose rows reached the journal but not yet this index (a crash in between),
+    // and, for a journal new to a store that has measures, those an older version kept in raw_measures only.
+    keys.add(recovered.flatMap((segment) => [...segment.keys]))
+    if (keys.created) keys.add(await recentIdempotencyKeys(clickhouse.client, config.ingest.idempotencyWindowSeconds))
+
+    const privacy = createPrivacyKeys(config.privacy.secret || storedSecret(store, 'privacy_secret'))
+    const crash = crashHook(process.env.DACC_TEST_CRASH_AT) // tests only: src/measures/faults.ts
+    const writer: Writer = new Writer({
+      journal,
+      keys,
+      maxSegmentRows: config.ingest.maxBatchRows,
+      maxBacklogRows: config.ingest.maxQueuedRows,
+      contributorId: privacy.contributorId,
+      acknowledged: (segment, measures) => cache.acknowledged(segment, measures),
+      wake: () => loader.wake(),
+      crash,
+      logger,
+    })
+    const loader: Loader = new Loader({
+      clickhouse,
+      journal,
+      writer,
+      cache,
+      maxDelayMs: config.ingest.maxBatchDelayMs,
+      maxSegmentRows: config.ingest.maxBatchRows,
+      crash,
+      logger,
+    })
+    // Before anyone is answered: nothing of these is in the read cache's pending set.
+    await loader.replay(recovered)
+    loader.start()
+    // Stopping: refuse new writes, load what the journal holds (within DRAIN_MS), close the open segment.
+    closers.push(() => writer.seal())
+    closers.push(() => loader.stop(DRAIN_MS))
+    closers.push(() => writer.close())
+
+    const deps: ServerDeps = {
+      clickhouse,
+      store,
+      definitions: createDefinitions(store),
+      tokens: createTokens(store, config.auth.signingKey),
+      wildcards: createWildcards(store),
+      cache,
+      writer,
+      loader,
+    }
+    const app = createApp({
+      ...deps,
+      config,
+      logger,
+      privacy,
+      status: {
+        clickhouse: { ping: () => clickhouse.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((result) => result.json()), version: clickhouse.version },
+        sqlite: { ping: () => store.db.prepare('SELECT 1').get() },
+        writes: () => writeHealth(writer, loader),
+      },
+    })
+    const handle = app.callback()
+    let stopping = false
+    // Once stopping, every answer closes its connection: keep-alive clients go to another instance.
+    const server = http.createServer((request, response) => {
+      if (stopping) response.setHeader('Connection', 'close')
+      return handle(request, response)
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(config.port, config.host, resolve)
+    })
+    closers.push(async () => {
+      stopping = true
+      const stopped = new Promise((resolve) => server.close(resolve))
+      server.closeIdleConnections()
+      await stopped
+    })
+    const { port } = server.address() as AddressInfo
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host
+    logger.info({ port, host: config.host, clickhouse: clickhouse.mode }, 'listening')
+
+    if (config.retention.rawDays > 0) {
+      const purge = typed(run)
+      const retention = scheduleRetention({
+        days: config.retention.rawDays,
+        intervalMs: config.retention.intervalMs,
+        purge: (before) => purgeMeasures(purge, deps.definitions, deps.definitions.list().map((record) => record.definition.name), before),
+        logger,
+      })
+      closers.push(() => retention.stop())
+    }
+
+    let closing: Promise<void> | undefined
+    return {
+      url: `http://${host}:${port}`,
+      app,
+      deps,
+      close: () =>
+        (closing ??= closeAll().then(() => {
+          logger.info('stopped')
+        })),
+    }
   } catch (err) {
-    await operations?.close()
-    await operationsSession?.close()
-    store.close()
-    await clickhouse?.close()
+    await closeAll()
     throw err
   }
-  const privacy = createPrivacyKeys(config.privacy.secret || storedSecret(store, 'privacy_secret'))
-  const writeMeasures = measureWriter(clickhouse.client, config.ingest.idempotencyWindowSeconds)
-  const deps: Deps = {
-    config,
-    logger,
-    clickhouse,
-    store,
-    definitions: createDefinitions(store),
-    tokens: createTokens(store, config.auth.signingKey),
-    wildcards: createWildcards(store),
-    privacy,
-    batcher: new Batcher<Queued>({
-      rowsOf: (queued) => queued.rows.length,
-      maxRows: config.ingest.maxBatchRows,
-      maxDelayMs: config.ingest.maxBatchDelayMs,
-      maxQueuedRows: config.ingest.maxQueuedRows,
-      // Pseudonyms are hashed as the batch is written: they never reach ClickHouse in clear.
-      write: (batch) => writeMeasures(withContributorIds(batch, privacy.contributorId)),
-    }),
-  }
-  const app = createApp(deps)
-  const server = http.createServer(app.callback())
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(config.port, config.host, resolve)
-  })
-  const { port } = server.address() as AddressInfo
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host
-  logger.info({ port, host: config.host, clickhouse: clickhouse.mode }, 'listening')
-  const run = typed(runLocally({ client: (operationsSession ?? clickhouse).client, cluster: config.clickhouse.cluster }))
-  const retention =
-    config.retention.rawDays > 0
-      ? scheduleRetention({
-          days: config.retention.rawDays,
-          intervalMs: config.retention.intervalMs,
-          purge: (before) => purgeMeasures(run, deps.definitions, deps.definitions.list().map((record) => record.definition.name), before),
-          logger,
-        })
-      : undefined
+}
 
-  let closing: Promise<void> | undefined
-  return {
-    url: `http://${host}:${port}`,
-    deps,
-    close: () =>
-      (closing ??= (async () => {
-        const stopped = new Promise((resolve) => server.close(resolve))
-        server.closeIdleConnections()
-        await retention?.stop()
-        await deps.batcher.close()
-        await stopped
-        await operations?.close()
-        await operationsSession?.close()
-        await clickhouse.close()
-        store.close()
-        logger.info('stopped')
-      })()),
+/** Operations run for the CLI, with the cache told when one changed aggregates other than by loading measures. */
+function forgettingChanges(run: RunAny, cache: BucketCache): RunAny {
+  return async (name, args) => {
+    const result = await run(name, args)
+    if (name === 'deleteData') cache.forget((args as { name: string }).name)
+    return result
   }
 }

@@ -1,5 +1,5 @@
 import { GROUPS, groupKeys, type Definition } from '../definitions/schema.ts'
-import { isRolledUp, type AggregateRow } from './queries.ts'
+import { isRolledUp, type AggregateRow } from './compute.ts'
 
 /**
  * Half away from zero, to 2 places, as the original's NUMERIC(12,2) columns (ClickHouse's round()

@@ -1,7 +1,7 @@
 import { GROUPS, type Noise } from '../definitions/schema.ts'
 import type { PrivacyKeys } from '../privacy/keys.ts'
 import { discreteLaplace } from '../privacy/laplace.ts'
-import { isRolledUp, type AggregateRow, type Period } from './queries.ts'
+import { isRolledUp, type AggregateRow, type Period } from './compute.ts'
 
 /**
  * The shown rows with discrete Laplace noise added to their counts (count, countNotZero,

@@ -1,4 +1,4 @@
-import type { Period } from './queries.ts'
+import type { Period } from './compute.ts'
 
 /**
  * [startDate, endDate) widened to the whole periods it overlaps (dates `YYYY-MM-DD hh:mm:ss`), for

@@ -1,130 +1,109 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
-import { GROUPS, type Group } from '../definitions/schema.ts'
+import type { Stat } from './stats.ts'
 
-export const PERIODS = ['day', 'week', 'month', 'year'] as const
-export type Period = (typeof PERIODS)[number]
+/** What to read beside the additive statistics: quartile values, contributor ids. */
+export type Needs = { values: boolean; contributors: boolean }
 
-// The bucket of each period, labelled with its first instant (weeks are ISO: Monday). toMonday,
-// toStartOfMonth and toStartOfYear return a Date; back to DateTime, every label reads `YYYY-MM-DD hh:mm:ss`.
-const BUCKETS: Record<Period | 'stored', string> = {
-  stored: 'start_date',
-  day: 'toStartOfDay(start_date)',
-  week: "toDateTime(toMonday(start_date), 'UTC')",
-  month: "toDateTime(toStartOfMonth(start_date), 'UTC')",
-  year: "toDateTime(toStartOfYear(start_date), 'UTC')",
-}
-
-/** A rollup: rows where `rolledUp` groups are merged, for buckets in [fromDate, toDate) (null: unbounded). */
-export type GroupingSet = { rolledUp: Group[]; fromDate: string | null; toDate: string | null }
-
-export type AggregateQuery = {
-  measureName: string
-  /** `YYYY-MM-DD hh:mm:ss`: stored buckets from startDate (inclusive) to endDate (exclusive). */
-  startDate: string
-  endDate: string
-  createdBy: string | null
-  period: Period | null
-  threshold: number
-  /** What the threshold counts: measures, or distinct contributors (read too, as `contributors`). */
-  thresholdOn: 'measures' | 'contributors'
-  /** Also return the rows under the threshold, as their keys alone (shown = 0), for complementary suppression (answers with rollups). */
-  keepHidden: boolean
-  withQuartiles: boolean
-  /** Rollups beside the full grouping, each rolling up distinct groups. */
-  rollups: GroupingSet[]
-}
-
-export type AggregateRow = {
-  bucket: string
+type StatRow = {
+  start_date: string
   created_by: string
   group1: string
   group2: string
   group3: string
-  /** grouping(group1, group2, group3): see isRolledUp. */
-  rolled_up: number
-  /** 1 when the row reaches the threshold; a row under it has no statistics (nulls, no quartiles). */
-  shown: number
-  total_count: number | null
-  not_zero_count: number | null
-  total_sum: number | null
-  min_value: number | null
-  max_value: number | null
-  avg: number | null
-  std: number | null
-  /** [first quartile, median, third quartile]; only when asked for, null where no quartile state was kept. */
-  quartiles?: [number | null, number | null, number | null]
-  /** Distinct contributors; only when the threshold counts them. */
-  contributors?: number | null
+  count: number
+  count_not_zero: number
+  sum: number
+  min: number
+  max: number
+  /** NaN (JSON null) for a single value. */
+  variance: number | null
+  values?: string
+  contributors?: string
 }
 
-/** grouping() of several columns is a bit mask, the first column the most significant bit, 1 = rolled up. */
-export const maskOf = (groups: Group[]) => groups.reduce((mask, group) => mask | (1 << (GROUPS.length - 1 - GROUPS.indexOf(group))), 0)
-export const isRolledUp = (row: AggregateRow, group: Group): boolean => (row.rolled_up & maskOf([group])) !== 0
-
 /**
- * The statistics of a measure per bucket, createdBy and groups, plus its rollups, over the
- * threshold: one query. Parts of `aggregates` merge lazily, so states are always re-aggregated.
- * Each grouping set keeps the bucket and createdBy; a rolled-up group reads '' here, and
- * grouping() tells it from a real empty value. Output names differ from the key columns:
- * with GROUPING SETS an alias equal to a key name fails (code 184). Rollups limited to a date
- * range are filtered by their mask's position in the range arrays. A row under the threshold
- * never brings its statistics out of the database: it is left out, or with `keepHidden` kept as
- * its keys alone, so that suppression can tell which rows are hidden.
+ * The statistics of every stored bucket row of a measure in [from, to) (`YYYY-MM-DD hh:mm:ss`):
+ * the states re-aggregated (parts merge lazily), with no threshold (periods and rollups merge rows
+ * under it, and thresholds apply to the merged rows: src/aggregates/compute.ts). Quartile values
+ * and contributor ids come as their merged states in hex: a quantileExact state is the varint
+ * count then the Float64 values, a uniqExact state of UInt64 the varint count then the ids, both
+ * little-endian — ClickHouse's on-disk formats, stable since states are stored in parts.
  */
-export async function selectAggregates(client: ClickHouseClient, query: AggregateQuery): Promise<AggregateRow[]> {
-  const sets: GroupingSet[] = [{ rolledUp: [], fromDate: null, toDate: null }, ...query.rollups]
-  const groupingSets = sets
-    .map(({ rolledUp }) => `(${['bucket', 'created_by', ...GROUPS.filter((group) => !rolledUp.includes(group))].join(', ')})`)
-    .join(', ')
-  const contributors = query.thresholdOn === 'contributors'
-  // Most answers have no rollup: a plain GROUP BY (and a HAVING without the rollups' date
-  // ranges) makes the engine's work about a third cheaper (measured); same rows, same order.
-  const rollups = query.rollups.length > 0
-  const ranged = query.rollups.some((set) => set.fromDate !== null || set.toDate !== null)
+export async function selectStats(client: ClickHouseClient, measure: string, from: string, to: string, needs: Needs): Promise<Stat[]> {
   const result = await client.query({
     query: `
-      SELECT
-        ${BUCKETS[query.period ?? 'stored']} AS bucket,
-        created_by,
-        group1,
-        group2,
-        group3,
-        ${rollups ? 'grouping(group1, group2, group3)' : '0'} AS rolled_up,
-        ${contributors ? 'uniqExactIfMerge(contributors_state)' : 'sum(count)'} >= {threshold:UInt64} AS shown,
-        if(shown, sum(count), NULL) AS total_count,
-        if(shown, sum(count_not_zero), NULL) AS not_zero_count,
-        if(shown, sum(sum), NULL) AS total_sum,
-        if(shown, min(min), NULL) AS min_value,
-        if(shown, max(max), NULL) AS max_value,
-        total_sum / total_count AS avg,
-        -- The sample variance of a single value is NaN; the API answers 0 there.
-        if(shown, ifNotFinite(sqrt(varSampStableMerge(var_state)), 0), NULL) AS std
-        ${query.withQuartiles ? ', if(shown, quantilesExactInclusiveIfMerge(0.25, 0.5, 0.75)(quartiles_state), []) AS quartiles' : ''}
-        ${contributors ? ', if(shown, uniqExactIfMerge(contributors_state), NULL) AS contributors' : ''}
+      SELECT start_date, created_by, group1, group2, group3,
+        sum(count) AS count,
+        sum(count_not_zero) AS count_not_zero,
+        sum(sum) AS sum,
+        min(min) AS min,
+        max(max) AS max,
+        varSampStableMerge(var_state) AS variance
+        ${needs.values ? ', hex(quantilesExactInclusiveIfMergeState(0.25, 0.5, 0.75)(quartiles_state)) AS values' : ''}
+        ${needs.contributors ? ', hex(uniqExactIfMergeState(contributors_state)) AS contributors' : ''}
       FROM aggregates
-      WHERE measure_name = {measure:String}
-        AND start_date >= {start:DateTime('UTC')}
-        AND start_date < {end:DateTime('UTC')}
-        AND ({created_by:Nullable(String)} IS NULL OR created_by = {created_by:Nullable(String)})
-      GROUP BY ${rollups ? `GROUPING SETS (${groupingSets})` : 'bucket, created_by, group1, group2, group3'}
-      HAVING (shown OR {keep_hidden:Bool})
-        ${ranged ? `AND ifNull(bucket >= {from_dates:Array(Nullable(DateTime('UTC')))}[indexOf({masks:Array(UInt8)}, rolled_up)], true)
-        AND ifNull(bucket < {to_dates:Array(Nullable(DateTime('UTC')))}[indexOf({masks:Array(UInt8)}, rolled_up)], true)` : ''}
-      ORDER BY bucket, created_by, ${rollups ? 'grouping(group1), group1, grouping(group2), group2, grouping(group3), group3' : 'group1, group2, group3'}`,
-    query_params: {
-      measure: query.measureName,
-      start: query.startDate,
-      end: query.endDate,
-      created_by: query.createdBy,
-      threshold: query.threshold,
-      keep_hidden: query.keepHidden,
-      masks: sets.map((set) => maskOf(set.rolledUp)),
-      from_dates: sets.map((set) => set.fromDate),
-      to_dates: sets.map((set) => set.toDate),
-    },
-    // 1 = rolled up, as maskOf assumes; the engine's default, set so that no server profile can flip it.
-    clickhouse_settings: { force_grouping_standard_compatibility: 1 },
+      WHERE measure_name = {measure:String} AND start_date >= {from:DateTime('UTC')} AND start_date < {to:DateTime('UTC')}
+      GROUP BY start_date, created_by, group1, group2, group3`,
+    query_params: { measure, from, to },
     format: 'JSONEachRow',
   })
-  return result.json<AggregateRow>()
+  return (await result.json<StatRow>()).map((row) => ({
+    startDate: row.start_date,
+    createdBy: row.created_by,
+    group1: row.group1,
+    group2: row.group2,
+    group3: row.group3,
+    count: row.count,
+    countNotZero: row.count_not_zero,
+    sum: row.sum,
+    min: row.min,
+    max: row.max,
+    mean: row.sum / row.count,
+    m2: row.count > 1 && row.variance !== null ? row.variance * (row.count - 1) : 0,
+    values: row.values === undefined ? null : sortedValues(Buffer.from(row.values, 'hex')),
+    contributors: row.contributors === undefined ? null : contributorIds(Buffer.from(row.contributors, 'hex')),
+  }))
+}
+
+/**
+ * The number of measures per month (`YYYY-MM`) of a measure in [from, to): counts only grow, so an
+ * unchanged total tells the cache its rows of that month are current (src/aggregates/cache.ts).
+ */
+export async function selectMonthCounts(client: ClickHouseClient, measure: string, from: string, to: string): Promise<Map<string, number>> {
+  const result = await client.query({
+    query: `
+      SELECT formatDateTime(start_date, '%Y-%m') AS month, sum(count) AS count
+      FROM aggregates
+      WHERE measure_name = {measure:String} AND start_date >= {from:DateTime('UTC')} AND start_date < {to:DateTime('UTC')}
+      GROUP BY month`,
+    query_params: { measure, from, to },
+    format: 'JSONEachRow',
+  })
+  return new Map((await result.json<{ month: string; count: number }>()).map((row) => [row.month, row.count]))
+}
+
+function readVarUInt(buffer: Buffer): { value: number; offset: number } {
+  let value = 0
+  let shift = 0
+  let offset = 0
+  for (;;) {
+    const byte = buffer[offset++]
+    value += (byte & 0x7f) * 2 ** shift
+    if (byte < 0x80) return { value, offset }
+    shift += 7
+  }
+}
+
+function sortedValues(state: Buffer): Float64Array {
+  const { value: count, offset } = readVarUInt(state)
+  const values = new Float64Array(count)
+  for (let index = 0; index < count; index++) values[index] = state.readDoubleLE(offset + index * 8)
+  return values.sort()
+}
+
+function contributorIds(state: Buffer): Set<bigint> {
+  const { value: count, offset } = readVarUInt(state)
+  const ids = new Set<bigint>()
+  for (let index = 0; index < count; index++) ids.add(state.readBigUInt64LE(offset + index * 8))
+  return ids
 }

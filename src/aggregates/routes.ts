@@ -1,18 +1,31 @@
 import Router from '@koa/router'
 import type { Context } from 'koa'
-import type { Deps } from '../app.ts'
-import type { Definition } from '../definitions/schema.ts'
+import type { Definitions } from '../definitions/definitions.ts'
 import { unavailable } from '../errors.ts'
 import { requireScope } from '../http/auth.ts'
 import { jsonBody } from '../http/body.ts'
+import type { Logger } from '../logger.ts'
+import type { PrivacyKeys } from '../privacy/keys.ts'
+import type { Tokens } from '../tokens/tokens.ts'
+import type { Wildcards } from '../wildcards/wildcards.ts'
+import type { BucketCache } from './cache.ts'
+import { computeRows, type AggregateQuery, type AggregateRow } from './compute.ts'
 import { toAggregateResponse } from './format.ts'
-import { createAnswerCache } from './cache.ts'
 import { addNoise } from './noise.ts'
 import { wholePeriods } from './periods.ts'
-import { selectAggregates, type AggregateQuery } from './queries.ts'
 import { toAggregateParams } from './schema.ts'
 import { rollupsOf } from './sets.ts'
 import { suppressComplements } from './suppression.ts'
+
+export type AggregateRoutesDeps = {
+  definitions: Definitions
+  wildcards: Wildcards
+  tokens: Tokens
+  privacy: PrivacyKeys
+  cache: BucketCache
+  bodyLimit: string
+  logger: Logger
+}
 
 /**
  * The original read its parameters from a JSON body, even on GET; a client that cannot send one
@@ -24,25 +37,9 @@ function paramsOf(ctx: Context): unknown {
   return bodyIsEmpty ? { ...ctx.query } : body
 }
 
-export function aggregateRoutes(deps: Deps): Router {
-  const { clickhouse, definitions, wildcards, privacy, logger } = deps
+/** GET or POST /aggregate: answers computed from the cached bucket rows and the pending measures (src/aggregates/cache.ts). */
+export function aggregateRoutes({ definitions, wildcards, tokens, privacy, cache, bodyLimit, logger }: AggregateRoutesDeps): Router {
   const router = new Router()
-  const cached = createAnswerCache<string>(deps.config.aggregate.maxStalenessMs)
-
-  // Privacy (docs/privacy.md) applies before the answer is cached: complementary suppression on
-  // the true counts first, for every answer with rollups, then the definition's noise on what is shown.
-  const read = async (query: AggregateQuery, definition: Definition): Promise<string> => {
-    let rows
-    try {
-      rows = await selectAggregates(clickhouse.client, query)
-    } catch (err) {
-      logger.error({ err }, 'reading aggregates from ClickHouse failed')
-      throw unavailable('The aggregates could not be read, retry later')
-    }
-    const shown = query.keepHidden ? suppressComplements(rows) : rows
-    const answer = definition.noise ? addNoise(shown, definition.name, query.period, definition.noise, privacy) : shown
-    return JSON.stringify(answer.map((row) => toAggregateResponse(row, definition)))
-  }
 
   const answer = async (ctx: Context) => {
     const { definition, ...params } = toAggregateParams(paramsOf(ctx), definitions.get)
@@ -64,11 +61,22 @@ export function aggregateRoutes(deps: Deps): Router {
       withQuartiles: definition.withQuartiles,
       rollups,
     }
-    ctx.type = 'json'
-    ctx.body = await cached(JSON.stringify([query, definition]), () => read(query, definition))
+    const needs = { values: query.withQuartiles, contributors: query.thresholdOn === 'contributors' }
+    let rows: AggregateRow[]
+    try {
+      rows = await cache.read(query.measureName, query.startDate, query.endDate, needs, (stats) => computeRows(query, stats))
+    } catch (err) {
+      logger.error({ err }, 'reading aggregates from ClickHouse failed')
+      throw unavailable('The aggregates could not be read, retry later')
+    }
+    // Privacy (docs/privacy.md): complementary suppression on the true counts first, for every
+    // answer with rollups, then the definition's noise on what is shown.
+    const shown = query.keepHidden ? suppressComplements(rows) : rows
+    const noisy = definition.noise ? addNoise(shown, definition.name, query.period, definition.noise, privacy) : shown
+    ctx.body = noisy.map((row) => toAggregateResponse(row, definition))
   }
 
-  const middleware = [requireScope(deps.tokens, 'aggregate:read'), jsonBody(deps.config.bodyLimit), answer]
+  const middleware = [requireScope(tokens, 'aggregate:read'), jsonBody(bodyLimit), answer]
   router.get('/aggregate', ...middleware)
   router.post('/aggregate', ...middleware)
   return router

@@ -2,7 +2,7 @@ import { parseRangeDate } from '../dates.ts'
 import { GROUPS, groupWithoutKey, type Definition, type Group } from '../definitions/schema.ts'
 import { badRequest, HttpError } from '../errors.ts'
 import { ajv, errorField } from '../validation.ts'
-import { PERIODS, type Period } from './queries.ts'
+import { PERIODS, type Period } from './compute.ts'
 
 const groupNames = { type: 'string', pattern: '^ *(group[123] *(, *group[123] *)*)?$' }
 

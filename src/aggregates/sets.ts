@@ -1,7 +1,7 @@
 import { GROUPS, groupKeys, type Definition, type Group } from '../definitions/schema.ts'
 import { badRequest } from '../errors.ts'
 import type { WildcardSet } from '../wildcards/wildcards.ts'
-import type { GroupingSet } from './queries.ts'
+import type { GroupingSet } from './compute.ts'
 
 /**
  * The rollups of one answer: the request's wildcard, over the whole requested range, and the

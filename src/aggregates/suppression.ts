@@ -1,5 +1,5 @@
 import { GROUPS } from '../definitions/schema.ts'
-import { maskOf, type AggregateRow } from './queries.ts'
+import { maskOf, type AggregateRow } from './compute.ts'
 
 /**
  * Complementary suppression, for every answer with rollups (docs/privacy.md has the proof). Hides

@@ -31,14 +31,12 @@ const settings: ClickHouseSettings = {
 
 /**
  * Added on a cluster, where rows are written through Distributed tables. A foreground insert
- * returns once the rows are in their shard rather than queued on the receiving node, so a 201
- * still means "in ClickHouse" and the rows are visible to the next read. Replicated tables would
- * drop a block identical to a recent one (insert deduplication), yet two instances can send the
- * same measures in the same millisecond, and DACC never retries an insert itself.
+ * returns once the rows are in their shard rather than queued on the receiving node, so a loaded
+ * segment is visible to the next read, like on one server. (Journal segments carry their own
+ * deduplication token, passed on to the shards: src/measures/queries.ts.)
  */
 const clusterSettings: ClickHouseSettings = {
   distributed_foreground_insert: 1,
-  insert_deduplicate: 0,
 }
 
 /** The oldest server @clickhouse/client supports; Debian's 18.16, for one, has no query parameters. */

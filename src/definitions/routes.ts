@@ -1,6 +1,7 @@
 import Router from '@koa/router'
-import type { Deps } from '../app.ts'
 import { requireScope } from '../http/auth.ts'
+import type { Tokens } from '../tokens/tokens.ts'
+import type { Definitions } from './definitions.ts'
 import { definitionSchema, type Definition } from './schema.ts'
 
 /**
@@ -32,10 +33,10 @@ export const publicDefinitionSchema = {
 }
 
 /** GET /definitions: the definitions whose aggregates may be read (accessApp or accessPublic), by name, absent fields omitted. */
-export function definitionRoutes(deps: Deps): Router {
+export function definitionRoutes({ definitions, tokens }: { definitions: Definitions; tokens: Tokens }): Router {
   const router = new Router()
-  router.get('/definitions', requireScope(deps.tokens, 'aggregate:read'), (ctx) => {
-    ctx.body = deps.definitions
+  router.get('/definitions', requireScope(tokens, 'aggregate:read'), (ctx) => {
+    ctx.body = definitions
       .list()
       .map(({ definition }) => definition)
       .filter((definition) => definition.accessApp || definition.accessPublic)

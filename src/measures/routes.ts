@@ -1,62 +1,59 @@
 import Router from '@koa/router'
 import type { Context } from 'koa'
-import type { Deps } from '../app.ts'
-import { HttpError, badRequest, unavailable } from '../errors.ts'
+import type { Config } from '../config.ts'
+import type { Definitions } from '../definitions/definitions.ts'
+import { HttpError, badRequest } from '../errors.ts'
 import { requireScope } from '../http/auth.ts'
 import { jsonBody } from '../http/body.ts'
-import type { Claims } from '../tokens/tokens.ts'
+import type { Claims, Tokens } from '../tokens/tokens.ts'
 import { idempotencyKeyOf } from './idempotency.ts'
-import { toMeasureRow, type MeasureRow } from './schema.ts'
+import { toMeasure } from './schema.ts'
+import type { Writer } from './writer.ts'
 
-export function measureRoutes(deps: Deps): Router {
-  const { definitions, batcher, logger, config } = deps
+export type MeasureRoutesDeps = {
+  definitions: Definitions
+  tokens: Tokens
+  /** Resolves once the measures are durable in the journal (src/measures/writer.ts). */
+  writer: Pick<Writer, 'write'>
+  bodyLimit: string
+  ingest: Pick<Config['ingest'], 'batchBodyLimit' | 'maxMeasuresPerRequest'>
+}
+
+/** POST /measure and POST /measures: validated, then answered 201 once durable (or 503, nothing of them stored). */
+export function measureRoutes({ definitions, tokens, writer, bodyLimit, ingest }: MeasureRoutesDeps): Router {
   const router = new Router()
-  const canWrite = requireScope(deps.tokens, 'measure:write')
-
-  /**
-   * Resolves once the rows are in ClickHouse (or were already, for a retry with the same
-   * Idempotency-Key); a failed write is a 503 the producer may retry.
-   */
-  async function store(rows: MeasureRow[], idempotencyKey: string): Promise<void> {
-    try {
-      await batcher.add({ rows, idempotencyKey })
-    } catch (err) {
-      if (err instanceof HttpError) throw err
-      logger.error({ err }, 'writing measures to ClickHouse failed')
-      throw unavailable('The measures could not be stored, retry later')
-    }
-  }
+  const canWrite = requireScope(tokens, 'measure:write')
 
   // Checked before the body, so that a bad header does not cost a pass over 10,000 items.
   const keyOf = (ctx: Context) => idempotencyKeyOf(ctx.get('Idempotency-Key'), (ctx.state.auth as Claims).tokenId)
 
-  router.post('/measure', canWrite, jsonBody(config.bodyLimit), async (ctx) => {
+  router.post('/measure', canWrite, jsonBody(bodyLimit), async (ctx) => {
     const key = keyOf(ctx)
-    await store([toMeasureRow(ctx.request.body, definitions.get)], key)
+    await writer.write([toMeasure(ctx.request.body, definitions.get)], key)
     ctx.status = 201
     ctx.body = { ok: true }
   })
 
-  // All or nothing: every item is validated before any is queued, and they are queued together
-  // so they land in the same INSERT.
-  router.post('/measures', canWrite, jsonBody(config.ingest.batchBodyLimit, { ndjson: true }), async (ctx) => {
+  // All or nothing: every item is validated before any is written, and they are written together,
+  // in one journal append (and one ClickHouse INSERT).
+  router.post('/measures', canWrite, jsonBody(ingest.batchBodyLimit, { ndjson: true }), async (ctx) => {
     const key = keyOf(ctx)
     const items = measuresOf(ctx)
     if (items.length === 0) throw badRequest('The measures cannot be empty')
-    if (items.length > config.ingest.maxMeasuresPerRequest) {
-      throw new HttpError(413, `Too many measures in one request: at most ${config.ingest.maxMeasuresPerRequest}`)
+    if (items.length > ingest.maxMeasuresPerRequest) {
+      throw new HttpError(413, `Too many measures in one request: at most ${ingest.maxMeasuresPerRequest}`)
     }
-    const rows = items.map((item, index) => {
+    const measures = items.map((item, index) => {
       try {
-        return toMeasureRow(item, definitions.get)
+        return toMeasure(item, definitions.get)
       } catch (err) {
         if (err instanceof HttpError) throw badRequest(err.message, { index })
         throw err
       }
     })
-    await store(rows, key)
+    await writer.write(measures, key)
     ctx.status = 201
-    ctx.body = { ok: true, count: rows.length }
+    ctx.body = { ok: true, count: measures.length }
   })
 
   return router

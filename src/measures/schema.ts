@@ -3,8 +3,10 @@ import { GROUPS, groupKeys, type Definition } from '../definitions/schema.ts'
 import { badRequest } from '../errors.ts'
 import { ajv, errorField, MAX_ABS_VALUE } from '../validation.ts'
 
+// A group that is present must be an object with one key: null, a list, a string or {} is
+// "groups format is incorrect", as the original said; only an absent required group reads "None".
 const group = {
-  type: ['object', 'null'],
+  type: 'object',
   minProperties: 1,
   maxProperties: 1,
   propertyNames: { format: 'text' },
@@ -41,20 +43,34 @@ export const measureSchema = {
 
 const validateShape = ajv.compile(measureSchema)
 
-/**
- * A measure ready for raw_measures, in the column order of RAW_COLUMNS (received_at and
- * idempotency_key are added at write time). The last item is the contributor pseudonym as sent ('' for none): it is replaced by
- * its keyed hash before the INSERT (withContributorIds), so it never reaches ClickHouse in clear.
- */
-export type MeasureRow = [string, string, string, string, string, string, number, boolean, string]
+/** A measure as validated: what raw_measures stores of it (received_at and idempotency_key come with its request). */
+export type Measure = {
+  measureName: string
+  /** `YYYY-MM-DD hh:mm:ss` */
+  startDate: string
+  createdBy: string
+  group1: string
+  group2: string
+  group3: string
+  value: number
+  /** Copied from the definition: the aggregate view keeps quartile values only for these. */
+  withQuartiles: boolean
+  /** The contributor pseudonym as sent, '' for none. */
+  contributor: string
+}
 
+/**
+ * A measure as the journal stores it: the pseudonym replaced by its keyed hash (a UInt64 in
+ * decimal, '' for none), so that no pseudonym reaches the disk or ClickHouse in clear.
+ */
+export type StoredMeasure = Measure
 
 /**
  * Validates one measure and turns it into a row. The checks and their order are the original
  * service's, so that a measure with several faults gets the same message as before: ajv reports
  * every fault at once and the first applicable message below wins.
  */
-export function toMeasureRow(body: unknown, findDefinition: (name: string) => Definition | undefined): MeasureRow {
+export function toMeasure(body: unknown, findDefinition: (name: string) => Definition | undefined): Measure {
   if (body === null || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).length === 0) {
     throw badRequest('The measure cannot be empty')
   }
@@ -70,7 +86,7 @@ export function toMeasureRow(body: unknown, findDefinition: (name: string) => De
   if (GROUPS.some((name) => faulty.has(name))) throw badRequest('groups format is incorrect')
   const keys = groupKeys(definition)
   const values = GROUPS.map((name, index) => {
-    const given = measure[name] as Record<string, string | number | boolean> | null | undefined
+    const given = measure[name] as Record<string, string | number | boolean> | undefined
     const givenKey = given ? Object.keys(given)[0] : undefined
     if ((keys[index] ?? undefined) !== givenKey) {
       // "None" for a missing group: the original's wording (Python's None).
@@ -81,16 +97,16 @@ export function toMeasureRow(body: unknown, findDefinition: (name: string) => De
   if (faulty.has('createdBy')) throw badRequest('createdBy type is incorrect, it must be a string of at most 200 characters')
   if (faulty.has('contributor')) throw badRequest('contributor type is incorrect, it must be a string of 1 to 200 characters')
   const value = Number(measure.value)
-  return [
-    definition.name,
-    parseDate(measure.startDate as string)!, // the format check above guarantees it parses
-    (measure.createdBy as string | null | undefined) ?? '',
-    values[0],
-    values[1],
-    values[2],
+  return {
+    measureName: definition.name,
+    startDate: parseDate(measure.startDate as string)!, // the format check above guarantees it parses
+    createdBy: (measure.createdBy as string | null | undefined) ?? '',
+    group1: values[0],
+    group2: values[1],
+    group3: values[2],
     // Clamped where the definition adds noise: the bounds are what the noise's sensitivity assumes.
-    definition.noise ? Math.min(definition.noise.valueMax, Math.max(definition.noise.valueMin, value)) : value,
-    definition.withQuartiles === true,
-    (measure.contributor as string | null | undefined) ?? '',
-  ]
+    value: definition.noise ? Math.min(definition.noise.valueMax, Math.max(definition.noise.valueMin, value)) : value,
+    withQuartiles: definition.withQuartiles === true,
+    contributor: (measure.contributor as string | null | undefined) ?? '',
+  }
 }

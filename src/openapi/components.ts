@@ -67,17 +67,19 @@ const check = {
   properties: {
     status: { enum: ['ok', 'ko'] },
     version: { type: 'string', description: 'the server version, when it answers' },
+    backlog: { type: 'integer', description: 'measures acknowledged and not yet loaded into ClickHouse' },
     error: { type: 'string', description: 'why it does not answer' },
   },
 }
 
 const status = {
   type: 'object',
-  required: ['db', 'sqlite', 'global_status'],
+  required: ['db', 'sqlite', 'writes', 'global_status'],
   additionalProperties: false,
   properties: {
     db: { ...check, description: 'ClickHouse, where the measures live' },
     sqlite: { ...check, description: 'the definitions and tokens store' },
+    writes: { ...check, description: 'the write path: ko while the journal cannot be written or loading into ClickHouse fails' },
     global_status: { enum: ['ok', 'ko'] },
   },
 }

@@ -67,4 +67,4 @@ export const definitionsExample = [
   },
 ]
 
-export const statusExample = { db: { status: 'ok', version: '26.7.2.1' }, sqlite: { status: 'ok' }, global_status: 'ok' }
+export const statusExample = { db: { status: 'ok', version: '26.7.2.1' }, sqlite: { status: 'ok' }, writes: { status: 'ok', backlog: 0 }, global_status: 'ok' }

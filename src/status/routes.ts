@@ -1,11 +1,20 @@
 import Router from '@koa/router'
-import type { Deps } from '../app.ts'
 import { firstLine } from '../errors.ts'
 
-type Check = ({ status: 'ok' } & Record<string, string>) | { status: 'ko'; error: string }
+type Details = Record<string, string | number>
+export type Check = ({ status: 'ok' } & Details) | { status: 'ko'; error: string }
+
+export type StatusDeps = {
+  /** ClickHouse: a trivial query, and the engine's version. */
+  clickhouse: { ping(): Promise<unknown>; version: string }
+  /** The SQLite store of definitions and tokens. */
+  sqlite: { ping(): unknown }
+  /** The write path: the journal and the loader into ClickHouse (src/measures/health.ts). */
+  writes(): Check
+}
 
 /** `details` describe a dependency that answers; `status` comes first, for people reading it. */
-async function check(probe: () => unknown, details: Record<string, string> = {}): Promise<Check> {
+async function check(probe: () => unknown, details: Details = {}): Promise<Check> {
   try {
     await probe()
     return { status: 'ok', ...details }
@@ -16,21 +25,17 @@ async function check(probe: () => unknown, details: Record<string, string> = {})
 
 /**
  * GET /status, no auth: `db` is ClickHouse (where measures live, as the original's database)
- * and its version, `sqlite` the definitions and tokens store. 503 when one is down, so load
- * balancers see it.
+ * and its version, `sqlite` the definitions and tokens store, `writes` whether measures are being
+ * acknowledged and loaded. 503 when one is ko, so load balancers see it.
  */
-export function statusRoutes({ clickhouse, store }: Deps): Router {
+export function statusRoutes({ clickhouse, sqlite, writes }: StatusDeps): Router {
   const router = new Router()
   router.get('/status', async (ctx) => {
-    const [db, sqlite] = await Promise.all([
-      check(() => clickhouse.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((result) => result.json()), {
-        version: clickhouse.version,
-      }),
-      check(() => store.db.prepare('SELECT 1').get()),
-    ])
-    const ok = db.status === 'ok' && sqlite.status === 'ok'
+    const [db, store] = await Promise.all([check(() => clickhouse.ping(), { version: clickhouse.version }), check(() => sqlite.ping())])
+    const checks = { db, sqlite: store, writes: writes() }
+    const ok = Object.values(checks).every((entry) => entry.status === 'ok')
     ctx.status = ok ? 200 : 503
-    ctx.body = { db, sqlite, global_status: ok ? 'ok' : 'ko' }
+    ctx.body = { ...checks, global_status: ok ? 'ok' : 'ko' }
   })
   return router
 }

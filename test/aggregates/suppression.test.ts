@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { AggregateRow } from '../../src/aggregates/queries.ts'
+import type { AggregateRow } from '../../src/aggregates/compute.ts'
 import { suppressComplements } from '../../src/aggregates/suppression.ts'
 import { createSolver } from '../privacy/solver.ts'
 import { prng } from '../helpers/random.ts'

@@ -3,9 +3,12 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { loadConfig, type Config } from '../../src/config.ts'
+import { createDefinitions } from '../../src/definitions/definitions.ts'
 import type { Definition } from '../../src/definitions/schema.ts'
 import { createLogger } from '../../src/logger.ts'
 import { startServer, type RunningServer } from '../../src/server.ts'
+import { openStore } from '../../src/store/store.ts'
+import { createTokens } from '../../src/tokens/tokens.ts'
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..')
 
@@ -24,7 +27,9 @@ export type TestServer = RunningServer & {
   token(scopes?: ('measure:write' | 'aggregate:read')[]): Promise<string>
   define(...definitions: Partial<Definition>[]): void
   post(route: string, body: unknown, token?: string, headers?: Record<string, string>): Promise<Response>
-  /** Rows of a ClickHouse query on the server's own client. */
+  /** Resolves once every measure acknowledged so far is loaded into ClickHouse. */
+  settled(): Promise<void>
+  /** Rows of a ClickHouse query on the server's own client, once the measures acknowledged so far are loaded. */
   query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>
 }
 
@@ -48,10 +53,37 @@ export async function startTestServer(overrides: Record<string, unknown> = {}): 
         headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}), ...headers },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       }),
+    settled: () => settled(server),
     async query(sql, params) {
+      await settled(server)
       const result = await deps.clickhouse.client.query({ query: sql, query_params: params, format: 'JSONEachRow' })
       return result.json()
     },
+  }
+}
+
+/** Waits (up to 10 s) until the server's journal is loaded into ClickHouse. */
+export async function settled(server: RunningServer): Promise<void> {
+  for (const deadline = Date.now() + 10_000; server.deps.writer.backlog > 0; ) {
+    if (Date.now() > deadline) throw new Error(`the journal is still not loaded: ${server.deps.writer.backlog} measures waiting`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/**
+ * A data directory with definitions and a token made beforehand (SQLite only), for tests that run
+ * `dacc serve` in a child process.
+ */
+export async function preparedDataDir(definitions: Partial<Definition>[]): Promise<{ dataDir: string; token: string }> {
+  const dataDir = tempDir()
+  const store = openStore(dataDir)
+  try {
+    const file = path.join(tempDir(), 'definitions.json')
+    fs.writeFileSync(file, JSON.stringify({ definitions }))
+    createDefinitions(store).insertFile(file)
+    return { dataDir, token: await createTokens(store, '').create('acme') }
+  } finally {
+    store.close()
   }
 }
 
@@ -76,9 +108,9 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 export type ServeProcess = { child: ChildProcess; url: Promise<string>; exited: Promise<number | null>; output(): string }
 
 /** Starts the real `dacc serve` in a child process; `url` resolves once it listens. */
-export function serveProcess(dataDir: string): ServeProcess {
+export function serveProcess(dataDir: string, env: Record<string, string> = {}): ServeProcess {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/dacc.js'), 'serve'], {
-    env: { PATH: process.env.PATH, DACC_DATA_DIR: dataDir, DACC_PORT: '0', DACC_LOG_LEVEL: 'info' },
+    env: { PATH: process.env.PATH, DACC_DATA_DIR: dataDir, DACC_PORT: '0', DACC_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

@@ -190,13 +190,14 @@ test('2,000 concurrent measures all get 201 and are all stored and counted once'
   assert.equal(aggregated, { n: 2000, s: (1999 * 2000) / 2 })
 })
 
-test('GET /status reports both stores', async ({ server }) => {
+test('GET /status reports both stores and the write path', async ({ server }) => {
+  await server.settled()
   const response = await fetch(server.url + '/status')
   assert.is(response.status, 200)
   const body = (await response.json()) as { db: { version: string } }
   assert.match(body.db.version, /^\d+\.\d+\./)
   assert.equal(Object.keys(body.db), ['status', 'version'])
-  assert.equal(body, { db: { status: 'ok', version: body.db.version }, sqlite: { status: 'ok' }, global_status: 'ok' })
+  assert.equal(body, { db: { status: 'ok', version: body.db.version }, sqlite: { status: 'ok' }, writes: { status: 'ok', backlog: 0 }, global_status: 'ok' })
 })
 
 test.run()

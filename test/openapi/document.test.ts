@@ -3,7 +3,6 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { aggregateParamsSchema } from '../../src/aggregates/schema.ts'
-import { createApp } from '../../src/app.ts'
 import { measureSchema } from '../../src/measures/schema.ts'
 import { ajv as serverAjv } from '../../src/validation.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -70,8 +69,7 @@ test('is OpenAPI 3.1 with the Bearer scheme, served without a token', ({ doc }) 
 })
 
 test('describes every route the app registers, and no other', ({ server, doc }) => {
-  const routers = createApp(server.deps)
-    .middleware.map((middleware) => (middleware as { router?: Router }).router)
+  const routers = server.app.middleware.map((middleware) => (middleware as { router?: Router }).router)
     .filter((router) => router !== undefined)
   const registered = routers.flatMap((router) =>
     router.stack.flatMap((layer) =>

@@ -2,7 +2,7 @@
 // parameters for a measure and keeps every row it is shown.
 import * as assert from 'uvu/assert'
 import { wholePeriods } from '../../src/aggregates/periods.ts'
-import type { Period } from '../../src/aggregates/queries.ts'
+import type { Period } from '../../src/aggregates/compute.ts'
 import type { TestServer } from '../helpers/server.ts'
 
 /** A measure as posted: one day (midnight, so stored buckets are days), an app, two groups. */

@@ -1,7 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { insertMeasures } from '../../src/measures/queries.ts'
-import type { MeasureRow } from '../../src/measures/schema.ts'
+import { insertRaw, measureOf } from '../helpers/answers.ts'
 import { deleteMeasureData, purgeRawMeasures, rawCounts, type Queries } from '../../src/purge/queries.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -14,8 +13,8 @@ test.before(async (context) => {
 })
 test.after(async ({ server }) => server.close())
 
-const batch = (rows: MeasureRow[]) => [{ rows, idempotencyKey: '' }]
-const row = (name: string, value: number, day: number): MeasureRow => [name, `2022-01-0${1 + (day % 5)} 00:00:00`, 'app', `g${value % 3}`, '', '', value, true, '0']
+const row = (name: string, value: number, day: number) =>
+  measureOf({ measureName: name, startDate: `2022-01-0${1 + (day % 5)} 00:00:00`, createdBy: 'app', group1: `g${value % 3}`, value, withQuartiles: true })
 
 /** Every aggregate, merged and finalized: what any /aggregate answer is computed from. */
 const snapshot = (server: TestServer) =>
@@ -27,9 +26,9 @@ test('removes raw rows older than the cutoff, per measure, and never changes the
   const { client } = server.deps.clickhouse
   const now = Date.now()
   // Old rows in partitions of their own, old rows sharing a week with a kept measure, and recent rows.
-  await insertMeasures(client, batch(Array.from({ length: 40 }, (_, i) => row('a', i, i))), new Date(now - 200 * DAY))
-  await insertMeasures(client, batch(Array.from({ length: 30 }, (_, i) => row(i % 2 ? 'a' : 'b', i, i))), new Date(now - 120 * DAY))
-  await insertMeasures(client, batch(Array.from({ length: 20 }, (_, i) => row('a', i, i))), new Date(now - DAY))
+  await insertRaw(client, (Array.from({ length: 40 }, (_, i) => row('a', i, i))), new Date(now - 200 * DAY))
+  await insertRaw(client, (Array.from({ length: 30 }, (_, i) => row(i % 2 ? 'a' : 'b', i, i))), new Date(now - 120 * DAY))
+  await insertRaw(client, (Array.from({ length: 20 }, (_, i) => row('a', i, i))), new Date(now - DAY))
   const before = await snapshot(server)
 
   const result = await purgeRawMeasures(client, ['a'], new Date(now - 90 * DAY))
@@ -45,8 +44,8 @@ test('removes raw rows older than the cutoff, per measure, and never changes the
 
 test('deleteMeasureData removes the raw measures and aggregate states of one measure, and only those', async ({ server }) => {
   const { client } = server.deps.clickhouse
-  await insertMeasures(client, batch([...Array.from({ length: 10 }, (_, i) => row('gone', i, i)), ...Array.from({ length: 5 }, (_, i) => row('kept', i, i))]), new Date(Date.now() - 200 * DAY))
-  await insertMeasures(client, batch(Array.from({ length: 3 }, (_, i) => row('gone', i, i))))
+  await insertRaw(client, ([...Array.from({ length: 10 }, (_, i) => row('gone', i, i)), ...Array.from({ length: 5 }, (_, i) => row('kept', i, i))]), new Date(Date.now() - 200 * DAY))
+  await insertRaw(client, (Array.from({ length: 3 }, (_, i) => row('gone', i, i))))
   const others = async () => (await snapshot(server)).filter((aggregate) => aggregate.measure_name !== 'gone')
   const before = await others()
 

@@ -1,0 +1,109 @@
+import type { StoredMeasure } from '../measures/schema.ts'
+import { mergeStats, rowKey, type Stat } from './stats.ts'
+
+/** A row's statistics being built from measures: values gathered unsorted, sorted when read. */
+type Accumulator = { stat: Stat; values: number[] }
+
+/** Rows by measure, then by month (`YYYY-MM`), then by row key. */
+export type RowsByMonth = Map<string, Map<string, Map<string, Stat>>>
+
+/**
+ * The measures acknowledged but not yet loaded into ClickHouse, by journal segment, as per-row
+ * statistics that mirror what the materialized view makes of them (quartile values only for
+ * measures received with withQuartiles, contributor ids other than 0). Every answer adds them to
+ * the cached rows, which hold what ClickHouse has: a measure moves from here to the cache in one
+ * synchronous step when its segment is loaded, so an answer counts it exactly once.
+ */
+export class Pending {
+  #segments = new Map<string, Map<string, Map<string, Map<string, Accumulator>>>>()
+
+  add(segment: string, measures: StoredMeasure[]): void {
+    let byMeasure = this.#segments.get(segment)
+    if (!byMeasure) this.#segments.set(segment, (byMeasure = new Map()))
+    for (const measure of measures) {
+      const month = measure.startDate.slice(0, 7)
+      const byMonth = getOrAdd(byMeasure, measure.measureName, () => new Map<string, Map<string, Accumulator>>())
+      const rows = getOrAdd(byMonth, month, () => new Map<string, Accumulator>())
+      const key = rowKey(measure)
+      const accumulator = rows.get(key)
+      if (accumulator) add(accumulator, measure)
+      else rows.set(key, start(measure))
+    }
+  }
+
+  /** The rows of a loaded segment, which leave the pending set. */
+  take(segment: string): RowsByMonth {
+    const byMeasure = this.#segments.get(segment)
+    this.#segments.delete(segment)
+    const result: RowsByMonth = new Map()
+    for (const [measure, byMonth] of byMeasure ?? []) {
+      const months = new Map<string, Map<string, Stat>>()
+      for (const [month, rows] of byMonth) months.set(month, new Map([...rows].map(([key, accumulator]) => [key, toStat(accumulator)])))
+      result.set(measure, months)
+    }
+    return result
+  }
+
+  /** The pending rows of a measure in a month, each row merged over every segment. */
+  rows(measure: string, month: string): Map<string, Stat> {
+    const merged = new Map<string, Stat>()
+    for (const byMeasure of this.#segments.values()) {
+      for (const [key, accumulator] of byMeasure.get(measure)?.get(month) ?? []) {
+        const stat = toStat(accumulator)
+        const earlier = merged.get(key)
+        merged.set(key, earlier ? mergeStats(earlier, stat) : stat)
+      }
+    }
+    return merged
+  }
+}
+
+function start(measure: StoredMeasure): Accumulator {
+  const { value } = measure
+  const contributor = measure.contributor === '' ? null : BigInt(measure.contributor)
+  return {
+    stat: {
+      startDate: measure.startDate,
+      createdBy: measure.createdBy,
+      group1: measure.group1,
+      group2: measure.group2,
+      group3: measure.group3,
+      count: 1,
+      countNotZero: value !== 0 ? 1 : 0,
+      sum: value,
+      min: value,
+      max: value,
+      mean: value,
+      m2: 0,
+      values: null,
+      contributors: new Set(contributor === null ? [] : [contributor]),
+    },
+    values: measure.withQuartiles ? [value] : [],
+  }
+}
+
+/** Welford's update, as the view's varSampStable state does it. */
+function add(accumulator: Accumulator, measure: StoredMeasure): void {
+  const { stat } = accumulator
+  const { value } = measure
+  stat.count++
+  if (value !== 0) stat.countNotZero++
+  stat.sum += value
+  stat.min = Math.min(stat.min, value)
+  stat.max = Math.max(stat.max, value)
+  const delta = value - stat.mean
+  stat.mean += delta / stat.count
+  stat.m2 += delta * (value - stat.mean)
+  if (measure.withQuartiles) accumulator.values.push(value)
+  if (measure.contributor !== '') stat.contributors!.add(BigInt(measure.contributor))
+}
+
+function toStat({ stat, values }: Accumulator): Stat {
+  return { ...stat, values: Float64Array.from(values).sort(), contributors: new Set(stat.contributors) }
+}
+
+function getOrAdd<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key)
+  if (value === undefined) map.set(key, (value = create()))
+  return value
+}

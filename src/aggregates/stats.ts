@@ -1,0 +1,97 @@
+/**
+ * The statistics of one stored bucket row (measure, startDate, createdBy, groups), kept in a form
+ * that merges exactly like ClickHouse's aggregate states do: counts, sum, min and max add up; the
+ * variance as (count, mean, M2), merged with the parallel formula; quartile values and
+ * contributor ids as the multiset and set the states hold. /aggregate computes every answer,
+ * periods and rollups included, by merging these (src/aggregates/compute.ts).
+ */
+export type Stat = {
+  /** `YYYY-MM-DD hh:mm:ss`, the stored bucket. */
+  startDate: string
+  createdBy: string
+  group1: string
+  group2: string
+  group3: string
+  count: number
+  countNotZero: number
+  sum: number
+  min: number
+  max: number
+  /** Welford's mean and sum of squared deviations: merged without the cancellation of a sum of squares. */
+  mean: number
+  m2: number
+  /** The values kept for quartiles (of measures received while the definition had withQuartiles), sorted; null when not read. */
+  values: Float64Array | null
+  /** The distinct contributor ids (UInt64 hashes, 0 for none is never one); null when not read. */
+  contributors: Set<bigint> | null
+}
+
+/** The key of a stored bucket row within a measure. */
+export const rowKey = (stat: Pick<Stat, 'startDate' | 'createdBy' | 'group1' | 'group2' | 'group3'>): string =>
+  `${stat.startDate}\0${stat.createdBy}\0${stat.group1}\0${stat.group2}\0${stat.group3}`
+
+/** Two stats of the same row (or of rows merged into one answer row) as one. Neither is changed. */
+export function mergeStats(a: Stat, b: Stat): Stat {
+  const count = a.count + b.count
+  const delta = b.mean - a.mean
+  return {
+    ...a,
+    count,
+    countNotZero: a.countNotZero + b.countNotZero,
+    sum: a.sum + b.sum,
+    min: Math.min(a.min, b.min),
+    max: Math.max(a.max, b.max),
+    mean: a.mean + (delta * b.count) / count,
+    m2: a.m2 + b.m2 + (delta * delta * a.count * b.count) / count,
+    // Unknown (not read) merged with anything stays unknown: the cache reads them again when needed.
+    values: a.values && b.values ? mergeSorted(a.values, b.values) : null,
+    contributors: a.contributors && b.contributors ? union(a.contributors, b.contributors) : null,
+  }
+}
+
+/** Adds `b` into `a` in place: the cache folds loaded measures into its rows this way. */
+export function foldInto(a: Stat, b: Stat): void {
+  Object.assign(a, mergeStats(a, b))
+}
+
+/** The sample standard deviation: 0 for a single value, as the API answers (ClickHouse gives NaN). */
+export function std(stat: Stat): number {
+  return stat.count > 1 ? Math.sqrt(stat.m2 / (stat.count - 1)) : 0
+}
+
+const LEVELS = [0.25, 0.5, 0.75] as const
+
+/**
+ * First quartile, median and third quartile of sorted values, exactly as ClickHouse's
+ * quantilesExactInclusive computes them (R-7, PostgreSQL percentile_cont, numpy's default): the
+ * same floating-point operations in the same order, so answers match the engine's to the bit.
+ * Null for no values.
+ */
+export function quartiles(sorted: Float64Array): [number, number, number] | null {
+  const size = sorted.length
+  if (size === 0) return null
+  return LEVELS.map((level) => {
+    const h = level * (size - 1) + 1
+    const n = Math.floor(h)
+    if (n >= size) return sorted[size - 1]
+    return sorted[n - 1] + (h - n) * (sorted[n] - sorted[n - 1])
+  }) as [number, number, number]
+}
+
+function mergeSorted(a: Float64Array, b: Float64Array): Float64Array {
+  const merged = new Float64Array(a.length + b.length)
+  let i = 0
+  let j = 0
+  let k = 0
+  while (i < a.length && j < b.length) merged[k++] = a[i] <= b[j] ? a[i++] : b[j++]
+  while (i < a.length) merged[k++] = a[i++]
+  while (j < b.length) merged[k++] = b[j++]
+  return merged
+}
+
+function union(a: Set<bigint>, b: Set<bigint>): Set<bigint> {
+  const [large, small] = a.size >= b.size ? [a, b] : [b, a]
+  const result = new Set(large)
+  for (const id of small) result.add(id)
+  return result
+}
