@@ -1,77 +1,102 @@
-// npm run bench [-- --quick]: measures the service against a bare Koa route in the same run, on
-// 127.0.0.1 only, every scenario bounded in time. Prints a table, writes bench/results.json.
+// npm run bench [-- --quick] [-- --only writes,reads,scale]: the service under load on 127.0.0.1,
+// `dacc serve` with its default settings (request log lines included), every scenario bounded in
+// time. Prints tables, writes bench/results.json.
+//   writes  single measures at 10, 50 and 500 connections, batches of 1,000: sustained rates (a run
+//           ends when its backlog is loaded into ClickHouse), next to a bare Koa route; a loss check
+//   reads   /aggregate on the original's data (1 M raw, 90 buckets; a quartile measure of 200,000),
+//           a different question every request, producers writing into the same month meanwhile
+//   scale   the same questions over 10 M raw, and the memory kept for 100,000 buckets
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { createDefinitions } from '../src/definitions/definitions.ts'
+import { ROOT } from '../src/root.ts'
 import { openStore } from '../src/store/store.ts'
 import { createTokens } from '../src/tokens/tokens.ts'
 
 const quick = process.argv.includes('--quick')
-const DURATION_S = quick ? 2 : 10
-const SEED_ROWS = quick ? 200_000 : 10_000_000
-const HERE = path.dirname(new URL(import.meta.url).pathname)
-const ROOT = path.resolve(HERE, '..')
-const WRITE = 'bench-write'
-const BATCH = 'bench-batch'
-const BATCH_SIZE = 1000
-const READ = 'bench-read'
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : ['writes', 'reads', 'scale']
+const DURATION_S = quick ? 3 : 10
+/** Where this runs from (dist/bench/ once built), and the package root. */
+const HERE = path.dirname(fileURLToPath(import.meta.url))
 
-type Row = {
-  scenario: string
-  connections: number
-  reqPerSec: number
-  measuresPerSec?: number
-  p50: number
-  p99: number
-  ok: number
-  sent: number
-  errors: number
-  ratio?: number
-  note?: string
+/** Measured side by side with the original service (Flask + PostgreSQL) on this machine kind (issues 11 and 12). */
+const ORIGINAL: Record<string, string> = {
+  'measure c=10': '547–629 req/s, p50 15–18 ms',
+  'measure c=50': '560–610 req/s',
+  'aggregate c=1': '164–166 req/s, p50 5.4 ms',
+  'aggregate c=10': '302–347 req/s, p50 27–32 ms',
+  'aggregate quartiles c=10': '317–356 req/s',
 }
+
+type Row = { scenario: string; connections: number; reqPerSec: number; p50: number; p99: number; ok: number; sent: number; errors: number; sustained?: number; note?: string }
+const results: Record<string, unknown> = { date: new Date().toISOString(), quick, durationSeconds: DURATION_S, cpus: os.cpus().length }
 const rows: Row[] = []
 
-function child(args: string[], env: Record<string, string> = {}): { process: ChildProcess; ready: Promise<number> } {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+// ---- processes ---------------------------------------------------------------------------------
+
+type Server = { url: string; pid: number; stop(): Promise<void> }
+
+function start(args: string[], env: Record<string, string> = {}): Promise<Server> {
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out: string | null = ''
-  const ready = new Promise<number>((resolve, reject) => {
-    proc.stdout!.on('data', (chunk) => {
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
       if (out === null) return // request log lines: read and dropped
       out += chunk
       const port = /"port":(\d+)/.exec(out)?.[1]
-      if (port) {
-        out = null
-        resolve(Number(port))
-      }
+      if (!port) return
+      out = null
+      const exited = new Promise((done) => child.once('exit', done))
+      resolve({ url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => (child.kill('SIGTERM'), exited.then(() => undefined)) })
     })
-    proc.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)))
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)))
   })
-  return { process: proc, ready }
 }
 
-async function stop(proc: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => proc.once('exit', resolve))
-  proc.kill('SIGTERM')
-  await exited
-}
+const serve = (dataDir: string) => start([path.join(ROOT, 'bin/dacc.js'), 'serve'], { DACC_DATA_DIR: dataDir, DACC_PORT: '0', DACC_CONFIG: '' })
 
-/** Peak resident memory of a process so far (VmHWM), in MB. */
-function peakRssMb(pid: number): number {
+/** Resident memory of a process now (VmRSS) and at its peak (VmHWM), in MB. */
+function memoryMb(pid: number): { rss: number; peak: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024)
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1])
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) }
 }
 
-async function load(scenario: string, url: string, connections: number, request: { body: string; token?: string }, note?: string): Promise<Row> {
+/** A data directory with these definitions and a token (SQLite only; the server migrates ClickHouse). */
+async function prepare(definitions: object[]): Promise<{ dataDir: string; token: string }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dacc-bench-'))
+  const store = openStore(dataDir)
+  const token = await createTokens(store, '').create('bench')
+  const file = path.join(dataDir, 'definitions.json')
+  fs.writeFileSync(file, JSON.stringify({ definitions }))
+  createDefinitions(store).insertFile(file)
+  store.close()
+  return { dataDir, token }
+}
+
+async function seed(dataDir: string, measure: string, count: number, days: number, groups: number, quartiles = false): Promise<void> {
+  console.error(`seeding ${count.toLocaleString()} raw measures of ${measure} (${days} days × ${groups} groups)...`)
+  const args = [path.join(HERE, 'seed.js'), dataDir, measure, String(count), String(days), String(groups), quartiles ? 'quartiles' : '']
+  const seeding = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit' })
+  if ((await new Promise((resolve) => seeding.on('exit', resolve))) !== 0) throw new Error('seeding failed')
+}
+
+// ---- load --------------------------------------------------------------------------------------
+
+type Load = { url: string; connections: number; token?: string; body?: string; bodies?: () => string; duration?: number }
+
+async function load(scenario: string, { url, connections, token, body, bodies, duration = DURATION_S }: Load, note?: string): Promise<Row> {
   const result = await autocannon({
     url,
     connections,
-    duration: DURATION_S,
+    duration,
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(request.token ? { authorization: `Bearer ${request.token}` } : {}) },
-    body: request.body,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(bodies ? { requests: [{ setupRequest: (request: object) => ({ ...request, body: bodies() }) }] } : { body }),
   })
   const row: Row = {
     scenario,
@@ -88,97 +113,152 @@ async function load(scenario: string, url: string, connections: number, request:
   return row
 }
 
-async function main() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dacc-bench-'))
-  const store = openStore(dataDir)
-  const token = await createTokens(store, '').create('bench')
-  const file = path.join(dataDir, 'definitions.json')
-  fs.writeFileSync(
-    file,
-    JSON.stringify({
-      definitions: [
-        { name: WRITE, group1Key: 'device', aggregationThreshold: 1, accessApp: true },
-        { name: BATCH, group1Key: 'device', aggregationThreshold: 1, accessApp: true },
-        { name: READ, group1Key: 'a', group2Key: 'b', aggregationThreshold: 5, accessApp: true },
-      ],
-    }),
-  )
-  createDefinitions(store).insertFile(file)
-  store.close()
+const post = (url: string, route: string, token: string, body: unknown) =>
+  fetch(url + route, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) })
 
-  console.error(`seeding ${SEED_ROWS.toLocaleString()} raw measures (bulk path)...`)
-  const seeding = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'seed.ts'), dataDir, READ, String(SEED_ROWS)], { cwd: ROOT, stdio: 'inherit' })
-  if ((await new Promise((resolve) => seeding.on('exit', resolve))) !== 0) throw new Error('seeding failed')
-
-  const baseline = child(['--import', 'tsx', path.join(HERE, 'koa-baseline.ts')])
-  const baseUrl = `http://127.0.0.1:${await baseline.ready}/`
-  // Default settings, request log lines included, as in production.
-  const serve = (env: Record<string, string> = {}) =>
-    child([path.join(ROOT, 'bin/dacc.js'), 'serve'], { DACC_DATA_DIR: dataDir, DACC_PORT: '0', DACC_CONFIG: '', ...env })
-  let server = serve()
-  let url = `http://127.0.0.1:${await server.ready}`
-  const rss: number[] = []
-
-  const countOf = (measureName: string) =>
-    fetch(`${url}/aggregate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ measureName, startDate: '2022-01-01', endDate: '2022-01-02' }),
-    })
-      .then((response) => response.json() as Promise<{ count: number }[]>)
-      .then((answer) => answer.reduce((total, row) => total + row.count, 0))
-
-  // autocannon stops at the deadline without reading the answers still in flight: those measures
-  // may be stored though not counted as acknowledged. So: acknowledged <= counted <= sent.
-  const lossChecks: Record<string, { acknowledged: number; counted: number; sent: number; ok: boolean }> = {}
-  const check = async (scenario: string, measureName: string, written: Row[], perRequest: number) => {
-    const acknowledged = written.reduce((total, row) => total + row.ok, 0) * perRequest
-    const sent = written.reduce((total, row) => total + row.sent, 0) * perRequest
-    const counted = await countOf(measureName)
-    lossChecks[scenario] = { acknowledged, counted, sent, ok: acknowledged <= counted && counted <= sent }
+/** Milliseconds until every acknowledged measure is loaded into ClickHouse (the write path's backlog is 0). */
+async function drain(url: string): Promise<number> {
+  const started = performance.now()
+  for (;;) {
+    const status = (await (await fetch(`${url}/status`)).json()) as { writes: { backlog?: number } }
+    if (status.writes.backlog === 0) return performance.now() - started
+    await new Promise((resolve) => setTimeout(resolve, 20))
   }
-
-  const measure = JSON.stringify({ measureName: WRITE, value: 3, startDate: '2022-01-01', createdBy: 'bench', group1: { device: 'desktop' } })
-  const written: Row[] = []
-  for (const connections of [50, 500]) {
-    const base = await load('koa-baseline', baseUrl, connections, { body: measure })
-    const row = await load('measure', `${url}/measure`, connections, { body: measure, token })
-    row.ratio = Math.round((row.reqPerSec / base.reqPerSec) * 100) / 100
-    written.push(row)
-  }
-  await check('measure', WRITE, written, 1)
-
-  const batch = JSON.stringify(
-    Array.from({ length: BATCH_SIZE }, (_, i) => ({ measureName: BATCH, value: i % 100, startDate: '2022-01-01', createdBy: 'bench', group1: { device: `d${i % 10}` } })),
-  )
-  const batchRow = await load('measures-batch', `${url}/measures`, 16, { body: batch, token }, `${BATCH_SIZE} per request`)
-  batchRow.measuresPerSec = batchRow.reqPerSec * BATCH_SIZE
-  await check('measures-batch', BATCH, [batchRow], BATCH_SIZE)
-
-  const read = JSON.stringify({ measureName: READ, startDate: '2022-01-01', endDate: '2022-02-01' })
-  await load('aggregate', `${url}/aggregate`, 10, { body: read, token }, `31 days of ${SEED_ROWS.toLocaleString()} raw, cached (maxStalenessMs 1000)`)
-  rss.push(peakRssMb(server.process.pid!))
-  await stop(server.process)
-
-  server = serve({ DACC_AGGREGATE_MAX_STALENESS_MS: '0' })
-  url = `http://127.0.0.1:${await server.ready}`
-  await load('aggregate', `${url}/aggregate`, 10, { body: read, token }, `31 days of ${SEED_ROWS.toLocaleString()} raw, uncached (maxStalenessMs 0)`)
-  rss.push(peakRssMb(server.process.pid!))
-  await stop(server.process)
-  await stop(baseline.process)
-
-  const peakRss = Math.max(...rss)
-  console.table(rows.map(({ note, ...row }) => ({ ...row, note: note ?? '' })))
-  console.log(`server peak RSS: ${peakRss} MB`)
-  for (const [scenario, result] of Object.entries(lossChecks)) {
-    console.log(`loss check ${scenario}: ${result.acknowledged} acknowledged <= ${result.counted} counted by /aggregate <= ${result.sent} sent: ${result.ok ? 'ok' : 'FAILED'}`)
-  }
-  fs.writeFileSync(
-    path.join(HERE, 'results.json'),
-    JSON.stringify({ date: new Date().toISOString(), quick, durationSeconds: DURATION_S, seedRows: SEED_ROWS, cpus: os.cpus().length, rows, peakRssMb: peakRss, lossChecks }, null, 2) + '\n',
-  )
-  fs.rmSync(dataDir, { recursive: true, force: true })
-  if (Object.values(lossChecks).some((result) => !result.ok)) process.exitCode = 1
 }
 
-await main()
+const countOf = async (url: string, token: string, measureName: string) =>
+  ((await (await post(url, '/aggregate', token, { measureName, startDate: '2022-01-01', endDate: '2022-01-02' })).json()) as { count: number }[]).reduce(
+    (total, row) => total + row.count,
+    0,
+  )
+
+// ---- scenarios ---------------------------------------------------------------------------------
+
+async function writes(): Promise<void> {
+  const single = 'bench-measure'
+  const batched = 'bench-batch'
+  const { dataDir, token } = await prepare([
+    { name: single, group1Key: 'device', aggregationThreshold: 1, accessApp: true },
+    { name: batched, group1Key: 'device', aggregationThreshold: 1, accessApp: true },
+  ])
+  const baseline = await start([path.join(HERE, 'koa-baseline.js')])
+  const server = await serve(dataDir)
+  const measure = JSON.stringify({ measureName: single, value: 3, startDate: '2022-01-01', createdBy: 'bench', group1: { device: 'desktop' } })
+  const sustained = async (row: Row, perRequest: number) => {
+    const drained = await drain(server.url)
+    row.sustained = Math.round((row.ok * perRequest) / (row.reqPerSec > 0 ? row.ok / row.reqPerSec + drained / 1000 : 1))
+    row.note = `${row.note ? `${row.note}; ` : ''}backlog loaded ${Math.round(drained)} ms after the run`
+  }
+  const written: Row[] = []
+  for (const connections of [10, 50, 500]) {
+    const base = connections === 10 ? undefined : await load('koa-baseline', { url: `${baseline.url}/`, connections, body: measure })
+    const row = await load('measure', { url: `${server.url}/measure`, connections, token, body: measure })
+    const notes = [base && `${Math.round((row.reqPerSec / base.reqPerSec) * 100) / 100} × the bare Koa route`, ORIGINAL[`measure c=${connections}`] && `original: ${ORIGINAL[`measure c=${connections}`]}`]
+    row.note = notes.filter(Boolean).join('; ')
+    await sustained(row, 1)
+    written.push(row)
+  }
+  const batch = JSON.stringify(
+    Array.from({ length: 1000 }, (_, i) => ({ measureName: batched, value: i % 100, startDate: '2022-01-01', createdBy: 'bench', group1: { device: `d${i % 10}` } })),
+  )
+  const batchRow = await load('measures, 1,000 per request', { url: `${server.url}/measures`, connections: 16, token, body: batch })
+  await sustained(batchRow, 1000)
+  const checks = {
+    measure: lossCheck(written, 1, await countOf(server.url, token, single)),
+    'measures-batch': lossCheck([batchRow], 1000, await countOf(server.url, token, batched)),
+  }
+  results.writes = { peakRssMb: memoryMb(server.pid).peak, lossChecks: checks }
+  await server.stop()
+  await baseline.stop()
+  fs.rmSync(dataDir, { recursive: true, force: true })
+}
+
+/** autocannon stops at its deadline without reading the answers in flight: acknowledged <= counted <= sent. */
+function lossCheck(written: Row[], perRequest: number, counted: number) {
+  const acknowledged = written.reduce((total, row) => total + row.ok, 0) * perRequest
+  const sent = written.reduce((total, row) => total + row.sent, 0) * perRequest
+  return { acknowledged, counted, sent, ok: acknowledged <= counted && counted <= sent }
+}
+
+const PLAIN = 'connection-count-daily'
+const QUARTILES = 'connection-count-quartiles'
+const readDefinitions = [
+  { name: PLAIN, group1Key: 'device', aggregationPeriod: 'day', aggregationThreshold: 5, accessApp: true },
+  { name: QUARTILES, group1Key: 'device', aggregationPeriod: 'day', aggregationThreshold: 5, accessApp: true, withQuartiles: true },
+]
+
+/** A different question every call: the whole month of data, asked with rotating bounds (900 ranges). */
+function rotating(measureName: string, extra: Record<string, string> = {}): () => string {
+  let index = 0
+  const day = (offset: number) => new Date(Date.UTC(2022, 0, 1 + offset)).toISOString().slice(0, 10)
+  return () => {
+    index++
+    return JSON.stringify({ measureName, startDate: day(-(index % 30)), endDate: day(30 + (Math.floor(index / 30) % 30)), ...extra })
+  }
+}
+
+/** Producers writing into the month being read, `perSecond` single measures a second into each measure. */
+function produce(url: string, token: string, perSecond: number): { stop(): Promise<number> } {
+  let written = 0
+  const timer = setInterval(() => {
+    for (const measureName of [PLAIN, QUARTILES]) {
+      post(url, '/measure', token, { measureName, value: written % 1000, startDate: `2022-01-${String(1 + (written % 30)).padStart(2, '0')}`, group1: { device: `device-${written % 3}` } }).then(
+        (response) => response.status === 201 && written++,
+        () => undefined,
+      )
+    }
+  }, 1000 / perSecond)
+  return { stop: async () => (clearInterval(timer), written) }
+}
+
+async function readScenarios(label: string, dataDir: string, token: string): Promise<void> {
+  const server = await serve(dataDir)
+  const rowsOf = async (body: string) => ((await (await post(server.url, '/aggregate', token, JSON.parse(body))).json()) as unknown[]).length
+  results[`${label}AnswerRows`] = { plain: await rowsOf(rotating(PLAIN)()), quartiles: await rowsOf(rotating(QUARTILES)()) }
+  const producers = produce(server.url, token, 100)
+  for (const [name, measure] of [['aggregate', PLAIN], ['aggregate quartiles', QUARTILES]] as const) {
+    for (const connections of [1, 10]) {
+      if (label === 'scale' && connections === 1) continue
+      await load(`${name} ${label}`, { url: `${server.url}/aggregate`, connections, token, bodies: rotating(measure) }, ORIGINAL[`${name} c=${connections}`] ? `original: ${ORIGINAL[`${name} c=${connections}`]}` : undefined)
+    }
+  }
+  if (label === 'reads') {
+    await load('aggregate period=month', { url: `${server.url}/aggregate`, connections: 10, token, bodies: rotating(PLAIN, { period: 'month' }) })
+    await load('aggregate wildcard=group1', { url: `${server.url}/aggregate`, connections: 10, token, bodies: rotating(PLAIN, { wildcard: 'group1' }) })
+    await load('aggregate quartiles period=month', { url: `${server.url}/aggregate`, connections: 10, token, bodies: rotating(QUARTILES, { period: 'month' }) })
+  }
+  results[`${label}Producers`] = { perSecondEachMeasure: 100, written: await producers.stop() }
+  if (label === 'scale') {
+    // Every bucket of a 100,000-bucket measure read once: what the cache then keeps.
+    const started = performance.now()
+    const wide = await rowsOf(JSON.stringify({ measureName: 'bench-wide', startDate: '2022-01-01', endDate: '2023-01-01' }))
+    results.wide = { buckets: wide, firstReadMs: Math.round(performance.now() - started), memoryMb: memoryMb(server.pid) }
+  }
+  results[`${label}MemoryMb`] = memoryMb(server.pid)
+  await server.stop()
+}
+
+async function reads(): Promise<void> {
+  const { dataDir, token } = await prepare(readDefinitions)
+  await seed(dataDir, PLAIN, quick ? 100_000 : 1_000_000, 30, 3)
+  await seed(dataDir, QUARTILES, quick ? 20_000 : 200_000, 30, 3, true)
+  await readScenarios('reads', dataDir, token)
+  fs.rmSync(dataDir, { recursive: true, force: true })
+}
+
+async function scale(): Promise<void> {
+  const { dataDir, token } = await prepare([...readDefinitions, { name: 'bench-wide', group1Key: 'device', aggregationThreshold: 5, accessApp: true }])
+  await seed(dataDir, PLAIN, quick ? 1_000_000 : 10_000_000, 30, 3)
+  await seed(dataDir, QUARTILES, quick ? 200_000 : 2_000_000, 30, 3, true)
+  await seed(dataDir, 'bench-wide', quick ? 1_000_000 : 10_000_000, 100, 1000)
+  await readScenarios('scale', dataDir, token)
+  fs.rmSync(dataDir, { recursive: true, force: true })
+}
+
+const phases: Record<string, () => Promise<void>> = { writes, reads, scale }
+for (const phase of only) await phases[phase]()
+console.table(rows.map(({ note, ...row }) => ({ ...row, sustained: row.sustained ?? '', note: note ?? '' })))
+for (const [key, value] of Object.entries(results)) if (typeof value === 'object') console.log(key, JSON.stringify(value))
+fs.writeFileSync(path.join(ROOT, 'bench/results.json'), JSON.stringify({ ...results, rows }, null, 2) + '\n')
+const checks = (results.writes as { lossChecks?: Record<string, { ok: boolean }> } | undefined)?.lossChecks ?? {}
+if (Object.values(checks).some((check) => !check.ok)) process.exitCode = 1

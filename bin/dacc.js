@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (tsx): no build step, `tsc` only type-checks.
-import { register } from 'tsx/esm/api'
+// Runs the build of src/ (dist/, made by `npm install` or `npm run build`): plain JavaScript, no
+// transpiler at run time.
+import fs from 'node:fs'
 
-register()
-const { main } = await import('../src/cli.ts')
+const cli = new URL('../dist/src/cli.js', import.meta.url)
+if (!fs.existsSync(cli)) {
+  console.error('Error: dacc is not built: run npm install (or npm run build) in its directory')
+  process.exit(1)
+}
+const { main } = await import(cli)
 await main(process.argv)

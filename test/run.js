@@ -1,23 +1,24 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts in its own Node process (the embedded ClickHouse binds one data
-// directory per process, and each file starts its own server on a fresh temp dir), two at a
-// time, then prints uvu's totals summed up as a last plain line: `N passed, M failed`.
+// Runs every test file (test/**/*.test.ts, built into dist/test/ by `npm test`) in its own Node
+// process (the embedded ClickHouse binds one data directory per process, and each file starts its
+// own server on a fresh temp dir), two at a time, then prints uvu's totals summed up as a last
+// plain line: `N passed, M failed`.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
-const root = path.dirname(new URL(import.meta.url).pathname)
+const root = path.join(path.dirname(new URL(import.meta.url).pathname), '../dist/test')
 const filter = process.argv[2]
 const files = fs
   .readdirSync(root, { recursive: true })
-  .filter((file) => file.endsWith('.test.ts') && (!filter || file.includes(filter)))
+  .filter((file) => file.endsWith('.test.js') && (!filter || file.includes(filter)))
   .sort()
 const PARALLEL = 2
 const strip = (text) => text.replace(/\x1b\[[0-9;]*m/g, '')
 
 function runFile(file) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, file)], {
+    const child = spawn(process.execPath, ['--enable-source-maps', path.join(root, file)], {
       env: { ...process.env, FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

@@ -1,13 +1,15 @@
 import fs from 'node:fs'
+import path from 'node:path'
+import { ROOT } from '../root.ts'
 import type { ClickHouseClient } from './client.ts'
 import { renderForCluster } from './cluster.ts'
 
-const SCHEMA_DIR = new URL('../../clickhouse/', import.meta.url)
+const SCHEMA_DIR = path.join(ROOT, 'clickhouse')
 
 export type Migration = { version: number; name: string; statements: string[] }
 
 /** The numbered SQL files of clickhouse/, in order. Each statement ends with `;` at the end of a line. */
-export function readMigrations(dir: URL = SCHEMA_DIR): Migration[] {
+export function readMigrations(dir: string = SCHEMA_DIR): Migration[] {
   return fs
     .readdirSync(dir)
     .filter((file) => /^\d{4}_.+\.sql$/.test(file))
@@ -15,7 +17,7 @@ export function readMigrations(dir: URL = SCHEMA_DIR): Migration[] {
     .map((file) => ({
       version: Number(file.slice(0, 4)),
       name: file,
-      statements: splitStatements(fs.readFileSync(new URL(file, dir), 'utf8')),
+      statements: splitStatements(fs.readFileSync(path.join(dir, file), 'utf8')),
     }))
 }
 

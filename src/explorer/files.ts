@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { ROOT } from '../root.ts'
 
-export const PUBLIC_DIR = fileURLToPath(new URL('public', import.meta.url))
+/** Plain files, served as they are (the build does not copy them: they are read from the sources). */
+export const PUBLIC_DIR = path.join(ROOT, 'src/explorer/public')
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -1,7 +1,7 @@
-import pkg from '../../package.json' with { type: 'json' }
 import { aggregateParamsSchema } from '../aggregates/schema.ts'
 import type { StaticFile } from '../explorer/files.ts'
 import { NDJSON } from '../http/body.ts'
+import { LICENSE, VERSION } from '../root.ts'
 import { ref, responses, schemas, securitySchemes } from './components.ts'
 import * as examples from './examples.ts'
 
@@ -71,9 +71,9 @@ export function openApiDocument(explorerFiles: Map<string, StaticFile>) {
     openapi: '3.1.0',
     info: {
       title: 'DACC — Data Aggregator Cross Cozy',
-      version: pkg.version,
+      version: VERSION,
       description: 'Anonymous numeric measures in, aggregates out, only for groups with enough contributions. Errors are {"error": "..."}.',
-      license: { name: pkg.license, identifier: pkg.license },
+      license: { name: LICENSE, identifier: LICENSE },
     },
     paths: {
       '/measure': {

@@ -7,10 +7,11 @@ import { createDefinitions } from '../../src/definitions/definitions.ts'
 import type { Definition } from '../../src/definitions/schema.ts'
 import { createLogger } from '../../src/logger.ts'
 import { startServer, type RunningServer } from '../../src/server.ts'
+import { ROOT } from '../../src/root.ts'
 import { openStore } from '../../src/store/store.ts'
 import { createTokens } from '../../src/tokens/tokens.ts'
 
-export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..')
+export { ROOT }
 
 export function tempDir(prefix = 'dacc-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
