@@ -57,7 +57,9 @@ function start(args: string[], env: Record<string, string> = {}): Promise<Server
   })
 }
 
-const serve = (dataDir: string) => start([path.join(ROOT, 'bin/dacc.js'), 'serve'], { DACC_DATA_DIR: dataDir, DACC_PORT: '0', DACC_CONFIG: '' })
+/** `dacc serve` as users start it (`npm start`, `npx dacc serve`: with the Node flags of its command line). */
+const serve = (dataDir: string) =>
+  start(['--max-semi-space-size=32', path.join(ROOT, 'bin/dacc.js'), 'serve'], { DACC_DATA_DIR: dataDir, DACC_PORT: '0', DACC_CONFIG: '' })
 
 /** Resident memory of a process now (VmRSS) and at its peak (VmHWM), in MB. */
 function memoryMb(pid: number): { rss: number; peak: number } {

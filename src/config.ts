@@ -165,9 +165,11 @@ const schema = {
       env: 'DACC_INGEST_MAX_BATCH_ROWS',
     },
     maxBatchDelayMs: {
-      doc: 'Longest time an acknowledged measure waits for others before its segment is loaded into ClickHouse (milliseconds); answers include it meanwhile',
+      // Larger, rarer inserts cost ClickHouse far less a row (fewer parts to write and merge):
+      // at 1 s rather than 5 ms, the server took half the CPU per measure under load (measured).
+      doc: 'Longest time an acknowledged measure waits before its journal segment is loaded into ClickHouse (milliseconds); answers include it meanwhile',
       format: 'nat',
-      default: 5,
+      default: 1000,
       env: 'DACC_INGEST_MAX_BATCH_DELAY_MS',
     },
     maxQueuedRows: {

@@ -57,11 +57,15 @@ export class BucketCache {
   #bytes = 0
   #lock: Promise<unknown> = Promise.resolve()
   #refresher: NodeJS.Timeout | undefined
+  /** Cells whose check is queued or running. */
+  #checking = new Set<Cell>()
 
   constructor(options: CacheOptions) {
     this.#options = options
+    // A cell in use is checked once half its allowed age has passed, looked for four times as
+    // often: it gets checked well before answers would have to wait for it.
     if (options.maxStalenessMs > 0) {
-      this.#refresher = setInterval(() => this.#refreshUsed(), Math.max(options.maxStalenessMs / 2, 10)).unref()
+      this.#refresher = setInterval(() => this.#refreshUsed(), Math.max(options.maxStalenessMs / 4, 10)).unref()
     }
   }
 
@@ -200,8 +204,9 @@ export class BucketCache {
     const now = performance.now()
     const due = new Map<string, Cell[]>()
     for (const cell of this.#cells.values()) {
-      if (cell.usedAt > cell.checkedAt && now - cell.checkedAt >= this.#options.maxStalenessMs / 2) {
+      if (cell.usedAt > cell.checkedAt && now - cell.checkedAt >= this.#options.maxStalenessMs / 2 && !this.#checking.has(cell)) {
         due.set(cell.measure, [...(due.get(cell.measure) ?? []), cell])
+        this.#checking.add(cell)
       }
     }
     for (const [measure, cells] of due) {
@@ -212,7 +217,11 @@ export class BucketCache {
           const cell = this.#cells.get(cellKey(measure, month))
           if (cell) await this.#readMonths(measure, [month], cell.needs)
         }
-      }).catch((err) => this.#options.logger.warn({ err, measure }, 'checking cached aggregates against ClickHouse failed'))
+      })
+        .catch((err) => this.#options.logger.warn({ err, measure }, 'checking cached aggregates against ClickHouse failed'))
+        .finally(() => {
+          for (const cell of cells) this.#checking.delete(cell)
+        })
     }
   }
 

@@ -1,4 +1,4 @@
-import { GROUPS, groupKeys, type Definition } from '../definitions/schema.ts'
+import { groupKeys, type Definition } from '../definitions/schema.ts'
 import { isRolledUp, type AggregateRow } from './compute.ts'
 
 /**
@@ -15,32 +15,32 @@ export function round2(value: number | null | undefined): number | null {
 /**
  * One row of the answer, as the original wrote it: camelCase keys in alphabetical order, null
  * fields left out, `startDate` as `YYYY-MM-DDThh:mm:ss`, groups as `{"<groupNKey>": value}`.
+ * Every row has the same shape, absent fields undefined (JSON leaves them out): this runs for
+ * every row of every answer, and JSON.stringify is several times faster on objects of one shape.
  */
 export function toAggregateResponse(row: AggregateRow, definition: Definition): Record<string, unknown> {
-  const fields: Record<string, unknown> = {
+  const [key1, key2, key3] = groupKeys(definition)
+  // hideExtremes: a group's min or max is one contributor's value, however large the group.
+  const extremes = !definition.hideExtremes
+  return {
+    avg: present(round2(row.avg)),
+    contributors: definition.thresholdOn === 'contributors' ? present(row.contributors) : undefined,
+    count: present(row.total_count),
+    countNotZero: present(row.not_zero_count),
+    createdBy: row.created_by === '' ? undefined : row.created_by,
+    firstQuartile: present(round2(row.quartiles?.[0])),
+    group1: key1 === null ? undefined : { [key1]: isRolledUp(row, 'group1') ? '*' : row.group1 },
+    group2: key2 === null ? undefined : { [key2]: isRolledUp(row, 'group2') ? '*' : row.group2 },
+    group3: key3 === null ? undefined : { [key3]: isRolledUp(row, 'group3') ? '*' : row.group3 },
+    max: extremes ? present(round2(row.max_value)) : undefined,
     measureName: definition.name,
+    median: present(round2(row.quartiles?.[1])),
+    min: extremes ? present(round2(row.min_value)) : undefined,
     startDate: row.bucket.replace(' ', 'T'),
-    createdBy: row.created_by === '' ? null : row.created_by,
-    count: row.total_count,
-    countNotZero: row.not_zero_count,
-    sum: round2(row.total_sum),
-    // hideExtremes: a group's min or max is one contributor's value, however large the group.
-    min: definition.hideExtremes ? null : round2(row.min_value),
-    max: definition.hideExtremes ? null : round2(row.max_value),
-    contributors: definition.thresholdOn === 'contributors' ? row.contributors : null,
-    avg: round2(row.avg),
-    std: round2(row.std),
-    firstQuartile: round2(row.quartiles?.[0]),
-    median: round2(row.quartiles?.[1]),
-    thirdQuartile: round2(row.quartiles?.[2]),
+    std: present(round2(row.std)),
+    sum: present(round2(row.total_sum)),
+    thirdQuartile: present(round2(row.quartiles?.[2])),
   }
-  groupKeys(definition).forEach((key, index) => {
-    const group = GROUPS[index]
-    if (key !== null) fields[group] = { [key]: isRolledUp(row, group) ? '*' : row[group] }
-  })
-  return Object.fromEntries(
-    Object.entries(fields)
-      .filter(([, value]) => value != null)
-      .sort(([a], [b]) => (a < b ? -1 : 1)),
-  )
 }
+
+const present = <T>(value: T | null | undefined): T | undefined => value ?? undefined

@@ -1,8 +1,8 @@
 import type { StoredMeasure } from '../measures/schema.ts'
-import { mergeStats, rowKey, type Stat } from './stats.ts'
+import { mergeStats, oneRunOf, rowKey, type Stat } from './stats.ts'
 
-/** A row's statistics being built from measures: values gathered unsorted, sorted when read. */
-type Accumulator = { stat: Stat; values: number[] }
+/** A row's statistics being built from measures: values gathered unsorted, sorted when read (and kept until the next measure). */
+type Accumulator = { stat: Stat; values: number[]; snapshot?: Stat }
 
 /** Rows by measure, then by month (`YYYY-MM`), then by row key. */
 export type RowsByMonth = Map<string, Map<string, Map<string, Stat>>>
@@ -22,8 +22,10 @@ export class Pending {
     if (!byMeasure) this.#segments.set(segment, (byMeasure = new Map()))
     for (const measure of measures) {
       const month = measure.startDate.slice(0, 7)
-      const byMonth = getOrAdd(byMeasure, measure.measureName, () => new Map<string, Map<string, Accumulator>>())
-      const rows = getOrAdd(byMonth, month, () => new Map<string, Accumulator>())
+      let byMonth = byMeasure.get(measure.measureName)
+      if (!byMonth) byMeasure.set(measure.measureName, (byMonth = new Map()))
+      let rows = byMonth.get(month)
+      if (!rows) byMonth.set(month, (rows = new Map()))
       const key = rowKey(measure)
       const accumulator = rows.get(key)
       if (accumulator) add(accumulator, measure)
@@ -51,7 +53,7 @@ export class Pending {
       for (const [key, accumulator] of byMeasure.get(measure)?.get(month) ?? []) {
         const stat = toStat(accumulator)
         const earlier = merged.get(key)
-        merged.set(key, earlier ? mergeStats(earlier, stat) : stat)
+        merged.set(key, earlier ? oneRunOf(mergeStats(earlier, stat)) : stat)
       }
     }
     return merged
@@ -86,6 +88,7 @@ function start(measure: StoredMeasure): Accumulator {
 function add(accumulator: Accumulator, measure: StoredMeasure): void {
   const { stat } = accumulator
   const { value } = measure
+  accumulator.snapshot = undefined
   stat.count++
   if (value !== 0) stat.countNotZero++
   stat.sum += value
@@ -98,12 +101,8 @@ function add(accumulator: Accumulator, measure: StoredMeasure): void {
   if (measure.contributor !== '') stat.contributors!.add(BigInt(measure.contributor))
 }
 
-function toStat({ stat, values }: Accumulator): Stat {
-  return { ...stat, values: Float64Array.from(values).sort(), contributors: new Set(stat.contributors) }
-}
-
-function getOrAdd<K, V>(map: Map<K, V>, key: K, create: () => V): V {
-  let value = map.get(key)
-  if (value === undefined) map.set(key, (value = create()))
-  return value
+function toStat(accumulator: Accumulator): Stat {
+  const { stat, values } = accumulator
+  accumulator.snapshot ??= { ...stat, values: [Float64Array.from(values).sort()], contributors: new Set(stat.contributors) }
+  return accumulator.snapshot
 }

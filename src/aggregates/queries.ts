@@ -60,7 +60,7 @@ export async function selectStats(client: ClickHouseClient, measure: string, fro
     max: row.max,
     mean: row.sum / row.count,
     m2: row.count > 1 && row.variance !== null ? row.variance * (row.count - 1) : 0,
-    values: row.values === undefined ? null : sortedValues(Buffer.from(row.values, 'hex')),
+    values: row.values === undefined ? null : [sortedValues(Buffer.from(row.values, 'hex'))],
     contributors: row.contributors === undefined ? null : contributorIds(Buffer.from(row.contributors, 'hex')),
   }))
 }

@@ -20,8 +20,12 @@ export type Stat = {
   /** Welford's mean and sum of squared deviations: merged without the cancellation of a sum of squares. */
   mean: number
   m2: number
-  /** The values kept for quartiles (of measures received while the definition had withQuartiles), sorted; null when not read. */
-  values: Float64Array | null
+  /**
+   * The values kept for quartiles (of measures received while the definition had withQuartiles),
+   * as sorted runs: merging rows joins their runs without copying, quartiles read across them
+   * (`quartiles`), and a cached row keeps one run (`foldInto`). Null when not read.
+   */
+  values: Float64Array[] | null
   /** The distinct contributor ids (UInt64 hashes, 0 for none is never one); null when not read. */
   contributors: Set<bigint> | null
 }
@@ -44,14 +48,19 @@ export function mergeStats(a: Stat, b: Stat): Stat {
     mean: a.mean + (delta * b.count) / count,
     m2: a.m2 + b.m2 + (delta * delta * a.count * b.count) / count,
     // Unknown (not read) merged with anything stays unknown: the cache reads them again when needed.
-    values: a.values && b.values ? mergeSorted(a.values, b.values) : null,
+    values: a.values && b.values ? [...a.values, ...b.values] : null,
     contributors: a.contributors && b.contributors ? union(a.contributors, b.contributors) : null,
   }
 }
 
-/** Adds `b` into `a` in place: the cache folds loaded measures into its rows this way. */
+/** Adds `b` into `a` in place, its values in one run: the cache folds loaded measures into its rows this way. */
 export function foldInto(a: Stat, b: Stat): void {
-  Object.assign(a, mergeStats(a, b))
+  Object.assign(a, oneRunOf(mergeStats(a, b)))
+}
+
+/** The stat with its values in one run (a copy when they were in several). */
+export function oneRunOf(stat: Stat): Stat {
+  return stat.values && stat.values.length > 1 ? { ...stat, values: [oneRun(stat.values)] } : stat
 }
 
 /** The sample standard deviation: 0 for a single value, as the API answers (ClickHouse gives NaN). */
@@ -62,23 +71,49 @@ export function std(stat: Stat): number {
 const LEVELS = [0.25, 0.5, 0.75] as const
 
 /**
- * First quartile, median and third quartile of sorted values, exactly as ClickHouse's
+ * First quartile, median and third quartile of the values, exactly as ClickHouse's
  * quantilesExactInclusive computes them (R-7, PostgreSQL percentile_cont, numpy's default): the
  * same floating-point operations in the same order, so answers match the engine's to the bit.
- * Null for no values.
+ * Null for no values. A row and its few pending values (two runs) are read without merging them.
  */
-export function quartiles(sorted: Float64Array): [number, number, number] | null {
-  const size = sorted.length
+export function quartiles(runs: Float64Array[]): [number, number, number] | null {
+  const size = runs.reduce((total, run) => total + run.length, 0)
   if (size === 0) return null
+  const nonEmpty = runs.filter((run) => run.length > 0)
+  const sorted = nonEmpty.length === 1 ? nonEmpty[0] : undefined
+  const pair = nonEmpty.length === 2 ? nonEmpty : undefined
+  const merged = sorted ?? pair ? undefined : oneRun(nonEmpty)
+  const at = (index: number) => (sorted ?? merged)?.[index] ?? kthOfTwo(pair![0], pair![1], index)
   return LEVELS.map((level) => {
     const h = level * (size - 1) + 1
     const n = Math.floor(h)
-    if (n >= size) return sorted[size - 1]
-    return sorted[n - 1] + (h - n) * (sorted[n] - sorted[n - 1])
+    if (n >= size) return at(size - 1)
+    return at(n - 1) + (h - n) * (at(n) - at(n - 1))
   }) as [number, number, number]
 }
 
+/** The value at `index` (0-based) of the sorted union of two sorted runs, in O(log n). */
+function kthOfTwo(a: Float64Array, b: Float64Array, index: number): number {
+  // Take i values from a and index + 1 - i from b: the smallest i whose next value of a is not
+  // below the last taken from b.
+  let low = Math.max(0, index + 1 - b.length)
+  let high = Math.min(index + 1, a.length)
+  while (low < high) {
+    const i = (low + high) >> 1
+    if (a[i] < b[index - i]) low = i + 1
+    else high = i
+  }
+  const j = index + 1 - low
+  return Math.max(low > 0 ? a[low - 1] : -Infinity, j > 0 ? b[j - 1] : -Infinity)
+}
+
+function oneRun(runs: Float64Array[]): Float64Array {
+  return runs.reduce((merged, run) => mergeSorted(merged, run), new Float64Array(0))
+}
+
 function mergeSorted(a: Float64Array, b: Float64Array): Float64Array {
+  if (a.length === 0) return b
+  if (b.length === 0) return a
   const merged = new Float64Array(a.length + b.length)
   let i = 0
   let j = 0

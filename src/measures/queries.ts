@@ -7,7 +7,7 @@ import { COLUMNS, type Segment } from './journal.ts'
  * states in the same INSERT). Its name is the deduplication token: inserted again after a crash
  * or a failure, ClickHouse drops every block it already holds, in raw_measures and, through
  * deduplicate_blocks_in_dependent_materialized_views, in aggregates, and writes the rest
- * (clickhouse/0006_deduplication.sql sets the tables' windows). Blocks are numbered in a
+ * (clickhouse/0006_journal.sql sets the tables' windows). Blocks are numbered in a
  * deterministic order, which holds since a segment stays within one insert block (see
  * ingest.maxBatchRows in config.ts). The settings go in the statement on the embedded engine,
  * which would keep a client setting for the rest of its session.

@@ -42,6 +42,13 @@ export const measureSchema = {
 } as const
 
 const validateShape = ajv.compile(measureSchema)
+const NO_FAULTS: ReadonlySet<string> = new Set()
+
+/** The first own key of an object, without building the list of them (this runs for every measure of a batch). */
+function firstKey(object: object): string | undefined {
+  for (const key in object) if (Object.hasOwn(object, key)) return key
+  return undefined
+}
 
 /** A measure as validated: what raw_measures stores of it (received_at and idempotency_key come with its request). */
 export type Measure = {
@@ -71,11 +78,11 @@ export type StoredMeasure = Measure
  * every fault at once and the first applicable message below wins.
  */
 export function toMeasure(body: unknown, findDefinition: (name: string) => Definition | undefined): Measure {
-  if (body === null || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).length === 0) {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || firstKey(body) === undefined) {
     throw badRequest('The measure cannot be empty')
   }
   const measure = body as Record<string, unknown>
-  const faulty = validateShape(measure) ? new Set<string>() : new Set(validateShape.errors!.map(errorField))
+  const faulty = validateShape(measure) ? NO_FAULTS : new Set(validateShape.errors!.map(errorField))
   if (measure.measureName == null) throw badRequest('A measure name must be given')
   const definition = faulty.has('measureName') ? undefined : findDefinition(measure.measureName as string)
   if (!definition) throw badRequest(`No measure definition found for: ${measure.measureName}`)
@@ -85,15 +92,16 @@ export function toMeasure(body: unknown, findDefinition: (name: string) => Defin
   if (faulty.has('startDate')) throw badRequest('startDate type is incorrect, it must be a date')
   if (GROUPS.some((name) => faulty.has(name))) throw badRequest('groups format is incorrect')
   const keys = groupKeys(definition)
-  const values = GROUPS.map((name, index) => {
-    const given = measure[name] as Record<string, string | number | boolean> | undefined
-    const givenKey = given ? Object.keys(given)[0] : undefined
+  const values = ['', '', '']
+  for (let index = 0; index < GROUPS.length; index++) {
+    const given = measure[GROUPS[index]] as Record<string, string | number | boolean> | undefined
+    const givenKey = given === undefined ? undefined : firstKey(given)
     if ((keys[index] ?? undefined) !== givenKey) {
       // "None" for a missing group: the original's wording (Python's None).
       throw badRequest(`Group${index + 1} key does not match measure definition: ${givenKey ?? 'None'}`)
     }
-    return given ? String(given[givenKey!]) : ''
-  })
+    if (given !== undefined) values[index] = String(given[givenKey!])
+  }
   if (faulty.has('createdBy')) throw badRequest('createdBy type is incorrect, it must be a string of at most 200 characters')
   if (faulty.has('contributor')) throw badRequest('contributor type is incorrect, it must be a string of 1 to 200 characters')
   const value = Number(measure.value)

@@ -66,8 +66,8 @@ test('a change made through another connection (the CLI) shows at once', async (
   const cli = openStore(dir)
   createWildcards(cli).register('m', ['group1'])
   cli.close()
-  // The store reads its version once per synchronous run: the server's next request is a new one.
-  await Promise.resolve()
+  // The store reads its version once per turn of the event loop: the server's next request comes in a later one.
+  await new Promise((resolve) => setImmediate(resolve))
   assert.equal(wildcards.forMeasure('m').map((set) => set.groups), [['group1']])
 })
 

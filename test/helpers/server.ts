@@ -19,7 +19,7 @@ export function tempDir(prefix = 'dacc-test-'): string {
 
 /** A config for tests: nothing read from the environment or a file, the given values on top. */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
-  return loadConfig({ env: {}, file: undefined, overrides: { dataDir: tempDir(), port: 0, log: { level: 'silent' }, aggregate: { maxStalenessMs: 0 }, ...overrides } })
+  return loadConfig({ env: {}, file: undefined, overrides: { dataDir: tempDir(), port: 0, log: { level: 'silent' }, aggregate: { maxStalenessMs: 0 }, ingest: { maxBatchDelayMs: 5 }, ...overrides } })
 }
 
 export type TestServer = RunningServer & {

@@ -12,3 +12,7 @@
 ALTER TABLE raw_measures MODIFY SETTING non_replicated_deduplication_window = 1000;
 
 ALTER TABLE aggregates MODIFY SETTING non_replicated_deduplication_window = 1000;
+
+-- Idempotency keys are now looked up in the journal's own index (src/measures/keys.ts), not among
+-- raw rows: the raw rows keep their key (for audit), without an index that every insert fed.
+ALTER TABLE raw_measures DROP INDEX IF EXISTS idempotency_key_index;
