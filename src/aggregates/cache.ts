@@ -172,7 +172,10 @@ export class BucketCache {
     const cells = new Map(months.map((month) => [month, { measure, month, rows: new Map(), needs, total: 0, checkedAt: now, usedAt: now, bytes: 0 } as Cell]))
     for (const stat of stats) {
       const cell = cells.get(stat.startDate.slice(0, 7))!
-      cell.rows.set(rowKey(stat), stat)
+      // A bucket imported from the original service and holding measures received since: one row.
+      const key = rowKey(stat)
+      const other = cell.rows.get(key)
+      cell.rows.set(key, other ? mergeStats(other, stat) : stat)
       cell.total += stat.count
     }
     for (const cell of cells.values()) {

@@ -1,5 +1,5 @@
 import { GROUPS, type Group } from '../definitions/schema.ts'
-import { quartiles, mergeStats, std, type Stat } from './stats.ts'
+import { mean, mergeStats, quartilesOf, std, type Stat } from './stats.ts'
 
 export const PERIODS = ['day', 'week', 'month', 'year'] as const
 export type Period = (typeof PERIODS)[number]
@@ -82,11 +82,13 @@ export function computeRows(query: AggregateQuery, stats: Stat[]): AggregateRow[
   for (const set of [{ rolledUp: [], fromDate: null, toDate: null }, ...query.rollups]) {
     const mask = maskOf(set.rolledUp)
     const kept = GROUPS.map((group) => !set.rolledUp.includes(group))
+    // Stored buckets as they are: an imported duplicate row stays a row of its own, as the original answered it.
+    const asStored = query.period === null && mask === 0
     const merged = new Map<string, { bucket: string; stat: Stat }>()
     for (const stat of inScope) {
       const bucket = label(stat.startDate)
       if ((set.fromDate !== null && bucket < set.fromDate) || (set.toDate !== null && bucket >= set.toDate)) continue
-      const key = `${bucket}\0${stat.createdBy}\0${kept[0] ? stat.group1 : ''}\0${kept[1] ? stat.group2 : ''}\0${kept[2] ? stat.group3 : ''}`
+      const key = `${bucket}\0${stat.createdBy}\0${kept[0] ? stat.group1 : ''}\0${kept[1] ? stat.group2 : ''}\0${kept[2] ? stat.group3 : ''}${asStored && stat.duplicate ? `\0${stat.duplicate}` : ''}`
       const earlier = merged.get(key)
       merged.set(key, { bucket, stat: earlier ? mergeStats(earlier.stat, stat) : stat })
     }
@@ -114,10 +116,10 @@ function toRow(query: AggregateQuery, bucket: string, stat: Stat, mask: number, 
     total_sum: shown ? stat.sum : null,
     min_value: shown ? stat.min : null,
     max_value: shown ? stat.max : null,
-    avg: shown ? stat.sum / stat.count : null,
+    avg: shown ? mean(stat) : null,
     std: shown ? std(stat) : null,
   }
-  if (query.withQuartiles) row.quartiles = shown ? (quartiles(stat.values!) ?? [null, null, null]) : []
+  if (query.withQuartiles) row.quartiles = shown ? (quartilesOf(stat) ?? [null, null, null]) : []
   if (contributors !== undefined) row.contributors = shown ? contributors : null
   return row
 }

@@ -12,6 +12,8 @@ export type Stat = {
   group1: string
   group2: string
   group3: string
+  /** 1, 2...: another row the original service kept for the same key (a known defect it answered as it was); 0 or absent otherwise. */
+  duplicate?: number
   count: number
   countNotZero: number
   sum: number
@@ -28,11 +30,19 @@ export type Stat = {
   values: Float64Array[] | null
   /** The distinct contributor ids (UInt64 hashes, 0 for none is never one); null when not read. */
   contributors: Set<bigint> | null
+  /**
+   * A row imported from the original service, and nothing else: its statistics as the original
+   * stored them, answered as they are. Merged with anything (new measures, other rows of a period
+   * or a rollup) it is gone: avg and std are then computed, and quartiles are absent (`partial`).
+   */
+  imported?: { avg: number; std: number; quartiles: [number, number, number] | null }
+  /** Some of its measures are known by final statistics only (imported): no quartiles can be computed. */
+  partial?: boolean
 }
 
 /** The key of a stored bucket row within a measure. */
-export const rowKey = (stat: Pick<Stat, 'startDate' | 'createdBy' | 'group1' | 'group2' | 'group3'>): string =>
-  `${stat.startDate}\0${stat.createdBy}\0${stat.group1}\0${stat.group2}\0${stat.group3}`
+export const rowKey = (stat: Pick<Stat, 'startDate' | 'createdBy' | 'group1' | 'group2' | 'group3' | 'duplicate'>): string =>
+  `${stat.startDate}\0${stat.createdBy}\0${stat.group1}\0${stat.group2}\0${stat.group3}${stat.duplicate ? `\0${stat.duplicate}` : ''}`
 
 /** Two stats of the same row (or of rows merged into one answer row) as one. Neither is changed. */
 export function mergeStats(a: Stat, b: Stat): Stat {
@@ -50,6 +60,8 @@ export function mergeStats(a: Stat, b: Stat): Stat {
     // Unknown (not read) merged with anything stays unknown: the cache reads them again when needed.
     values: a.values && b.values ? [...a.values, ...b.values] : null,
     contributors: a.contributors && b.contributors ? union(a.contributors, b.contributors) : null,
+    imported: undefined,
+    partial: a.partial || b.partial || a.imported !== undefined || b.imported !== undefined,
   }
 }
 
@@ -63,9 +75,21 @@ export function oneRunOf(stat: Stat): Stat {
   return stat.values && stat.values.length > 1 ? { ...stat, values: [oneRun(stat.values)] } : stat
 }
 
-/** The sample standard deviation: 0 for a single value, as the API answers (ClickHouse gives NaN). */
+/** The mean; an imported row's as the original stored it. */
+export function mean(stat: Stat): number {
+  return stat.imported?.avg ?? stat.sum / stat.count
+}
+
+/** The sample standard deviation: 0 for a single value, as the API answers (ClickHouse gives NaN); an imported row's as stored. */
 export function std(stat: Stat): number {
+  if (stat.imported) return stat.imported.std
   return stat.count > 1 ? Math.sqrt(stat.m2 / (stat.count - 1)) : 0
+}
+
+/** Quartiles of a row (null: none kept); an imported row's as stored, none for a row partly known by final statistics. */
+export function quartilesOf(stat: Stat): [number, number, number] | null {
+  if (stat.imported) return stat.imported.quartiles
+  return stat.partial ? null : quartiles(stat.values!)
 }
 
 const LEVELS = [0.25, 0.5, 0.75] as const
