@@ -1,16 +1,15 @@
 import type { CAC } from 'cac'
-import { commands, mirrorToClickHouse, plural, positive, withStore, withStoreAndClickHouse, type GlobalOptions } from './cli/common.ts'
+import { commands, mirrorToClickHouse, withStoreAndClickHouse, type GlobalOptions } from './cli/common.ts'
 import { definitionsCommands } from './cli/definitions.ts'
 import { purgeCommands } from './cli/purge.ts'
 import { addSqlCommand } from './cli/sql.ts'
+import { tokenCommands } from './cli/tokens.ts'
 import { addTransferCommands } from './cli/transfer.ts'
 import { addComputeWildcardAggregate, wildcardCommands } from './cli/wildcards.ts'
-import { ClickHouseUnavailable } from './clickhouse/client.ts'
-import { ConfigError, loadConfig } from './config.ts'
-import { createDefinitions } from './definitions/definitions.ts'
 import { firstLine, UsageError } from './errors.ts'
-import { startServer } from './server.ts'
-import { SCOPES, createTokens, type Scope } from './tokens/tokens.ts'
+
+// Every command loads what it needs when it runs (the server, the SQLite driver, the ClickHouse
+// client...), so that `dacc --help` or `dacc token create` do not pay for the rest.
 
 const SHUTDOWN_TIMEOUT_MS = 10_000
 
@@ -18,11 +17,16 @@ function topLevel(): CAC {
   const cli = commands('dacc')
 
   cli.command('serve', 'Start the HTTP server (applies the schemas first)').action(async (options: GlobalOptions) => {
+    const { loadConfig } = await import('./config.ts')
+    const { startServer } = await import('./server.ts')
     const server = await startServer(loadConfig({ file: options.config }))
     const stop = () => {
       // A second signal, or a shutdown stuck past the limit, ends the process at once.
       setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS).unref()
-      server.close().then(() => process.exit(0), () => process.exit(1))
+      server.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      )
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
@@ -43,6 +47,7 @@ function topLevel(): CAC {
     .option('-f, --file <file>', 'definitions file', { default: 'definitions.json' })
     .action(async (options: GlobalOptions & { file: string }) => {
       await withStoreAndClickHouse(options, async (store, run) => {
+        const { createDefinitions } = await import('./definitions/definitions.ts')
         const { inserted, updated } = createDefinitions(store).insertFile(String(options.file))
         for (const name of inserted) console.log(`New definition inserted: ${name}`)
         for (const name of updated) console.log(`Definition updated: ${name}`)
@@ -60,61 +65,6 @@ function topLevel(): CAC {
   cli.command('purge <command>', 'Purge old raw measures, aggregates unchanged: dacc purge measure <name> | all-measures [-d DAYS] (see dacc purge --help)')
   cli.command('definitions <command>', 'Measure definitions: dacc definitions list | delete <name> [--purge-data] (see dacc definitions --help)')
   cli.command('wildcard <command>', 'Wildcard sets: dacc wildcard list [name] (see dacc wildcard --help)')
-  return cli
-}
-
-function tokenCommands(): CAC {
-  const cli = commands('dacc token')
-  const scopesOf = (value: unknown): Scope[] => {
-    const scopes = String(value).split(',').map((scope) => scope.trim())
-    const unknown = scopes.find((scope) => !(SCOPES as readonly string[]).includes(scope))
-    if (unknown) throw new UsageError(`unknown scope: ${unknown} (known: ${SCOPES.join(', ')})`)
-    return scopes as Scope[]
-  }
-  const daysOf = (value: unknown): number | undefined => (value === undefined ? undefined : positive('--expires-in-days', value))
-  type TokenOptions = GlobalOptions & { scopes: string; expiresInDays?: string }
-
-  cli
-    .command('create <org>', 'Create a token for an org (the org is created if needed) and print it')
-    .option('--scopes <scopes>', `comma-separated scopes`, { default: SCOPES.join(',') })
-    .option('--expires-in-days <days>', 'the token expires after this many days (default: never)')
-    .action(async (org: string, options: TokenOptions) => {
-      const scopes = scopesOf(options.scopes)
-      const expires = daysOf(options.expiresInDays)
-      await withStore(options, async (store, config) => {
-        const token = await createTokens(store, config.auth.signingKey).create(org, scopes, expires)
-        console.log(`Token created for ${org}: ${token}`)
-      })
-    })
-
-  cli.command('get <org>', "List an org's tokens (id, created, scopes, expiry, state; tokens themselves are never stored)").action(
-    async (org: string, options: GlobalOptions) => {
-      await withStore(options, (store, config) => {
-        for (const token of createTokens(store, config.auth.signingKey).list(org)) {
-          const state = token.revokedAt ? `revoked ${token.revokedAt}` : 'active'
-          console.log(`${token.id}  created ${token.createdAt}  scopes ${token.scopes.join(',')}  expires ${token.expiresAt ?? 'never'}  ${state}`)
-        }
-      })
-    },
-  )
-
-  cli
-    .command('update <org>', "Rotate an org's token: revoke its tokens and print a new one")
-    .option('--expires-in-days <days>', 'the new token expires after this many days (default: never)')
-    .action(async (org: string, options: TokenOptions) => {
-      const expires = daysOf(options.expiresInDays)
-      await withStore(options, async (store, config) => {
-        const token = await createTokens(store, config.auth.signingKey).rotate(org, expires)
-        console.log(`Token created for ${org}: ${token}`)
-      })
-    })
-
-  cli.command('delete-org <org>', 'Delete an org and revoke all its tokens').action(async (org: string, options: GlobalOptions) => {
-    await withStore(options, (store, config) => {
-      const revoked = createTokens(store, config.auth.signingKey).deleteOrg(org)
-      console.log(`Org deleted: ${org} (${plural(revoked, 'token')} revoked)`)
-    })
-  })
   return cli
 }
 
@@ -146,7 +96,7 @@ export async function main(argv: string[]): Promise<void> {
 
 /** One line for the user: expected failures say what is wrong; anything else its first line. */
 function describe(err: unknown): string {
-  if (err instanceof UsageError || err instanceof ConfigError || err instanceof ClickHouseUnavailable) return err.message
+  if (err instanceof UsageError) return err.message
   if ((err as Error)?.name === 'CACError') return (err as Error).message
   return firstLine(err)
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import convict from 'convict'
 import { parse as parseYaml } from 'yaml'
-import { firstLine } from './errors.ts'
+import { firstLine, UsageError } from './errors.ts'
 
 convict.addParser({ extension: ['yml', 'yaml'], parse: parseYaml })
 // A body size as the body parser reads it (bytes, or "512kb", "1mb"...): a value it could not
@@ -222,7 +222,7 @@ export type Config = {
   }
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends UsageError {}
 
 export type LoadOptions = {
   /** Path of the YAML file; defaults to $DACC_CONFIG, then ./config.yml when it exists. */

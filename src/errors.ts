@@ -27,5 +27,8 @@ export function firstLine(err: unknown): string {
   return String((err as Error)?.message ?? err).split('\n')[0]
 }
 
-/** An error that the CLI prints as its one line (exit code 1) without a stack. */
+/**
+ * An expected failure, told in one line: the CLI prints its message (exit code 1) without a
+ * stack. A bad configuration and an unreachable ClickHouse are such failures too.
+ */
 export class UsageError extends Error {}

@@ -1,12 +1,13 @@
 import { cac, type CAC } from 'cac'
-import { loadConfig, type Config } from '../config.ts'
+import type { Config } from '../config.ts'
 import type { Definitions } from '../definitions/definitions.ts'
 import type { Definition } from '../definitions/schema.ts'
-import { mirrorSource } from '../definitions/mirror.ts'
 import { firstLine, UsageError } from '../errors.ts'
 import type { RunOperation } from '../ops/operations.ts'
-import { withOperations } from '../ops/run.ts'
-import { openStore, type Store } from '../store/store.ts'
+import type { Store } from '../store/store.ts'
+
+// The configuration, the SQLite driver and the ClickHouse client load when a command runs, not
+// when the command line is read (`dacc --help` needs none of them).
 
 export type GlobalOptions = { config?: string }
 
@@ -19,7 +20,8 @@ export function commands(name: string): CAC {
 
 /** Runs `fn` with the SQLite store of the configured data directory, closed afterwards. */
 export async function withStore<T>(options: GlobalOptions, fn: (store: Store, config: Config) => Promise<T> | T): Promise<T> {
-  const config = loadConfig({ file: options.config })
+  const config = await loadConfigOf(options)
+  const { openStore } = await import('../store/store.ts')
   const store = openStore(config.dataDir)
   try {
     return await fn(store, config)
@@ -30,7 +32,18 @@ export async function withStore<T>(options: GlobalOptions, fn: (store: Store, co
 
 /** withStore, and a way to run ClickHouse operations: through a running server, or directly (ops/run.ts). */
 export function withStoreAndClickHouse<T>(options: GlobalOptions, fn: (store: Store, run: RunOperation) => Promise<T>): Promise<T> {
-  return withStore(options, (store, config) => withOperations(config, (run) => fn(store, run)))
+  return withStore(options, async (store, config) => (await import('../ops/run.ts')).withOperations(config, (run) => fn(store, run)))
+}
+
+/** The store's definitions (ajv compiles the definitions file schema when that module loads). */
+export const definitionsOf = async (store: Store): Promise<Definitions> => (await import('../definitions/definitions.ts')).createDefinitions(store)
+
+/** The store's wildcard sets. */
+export const wildcardsOf = async (store: Store) => (await import('../wildcards/wildcards.ts')).createWildcards(store)
+
+/** The configuration named by --config (else $DACC_CONFIG, then ./config.yml). */
+export async function loadConfigOf(options: GlobalOptions): Promise<Config> {
+  return (await import('../config.ts')).loadConfig({ file: options.config })
 }
 
 /**
@@ -39,6 +52,7 @@ export function withStoreAndClickHouse<T>(options: GlobalOptions, fn: (store: St
  */
 export async function mirrorToClickHouse(store: Store, run: RunOperation): Promise<void> {
   try {
+    const { mirrorSource } = await import('../definitions/mirror.ts')
     await run('mirrorDefinitions', mirrorSource(store))
   } catch (err) {
     throw new UsageError(`the definitions are saved, but copying them to ClickHouse failed (dacc migrate copies them again): ${firstLine(err)}`)

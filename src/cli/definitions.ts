@@ -1,8 +1,6 @@
 import type { CAC } from 'cac'
-import { createDefinitions } from '../definitions/definitions.ts'
 import { groupKeys, type Definition } from '../definitions/schema.ts'
-import { createWildcards } from '../wildcards/wildcards.ts'
-import { commands, definitionOf, mirrorToClickHouse, plural, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
+import { commands, definitionOf, definitionsOf, mirrorToClickHouse, plural, wildcardsOf, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 import { formatTable } from './table.ts'
 
 const FLAGS = ['accessApp', 'accessPublic', 'withQuartiles'] as const
@@ -15,7 +13,7 @@ export function definitionsCommands(): CAC {
     .command('list', 'List the measure definitions: name, org, groups, threshold, flags, raw measures kept, last purge')
     .action((options: GlobalOptions) =>
       withStoreAndClickHouse(options, async (store, run) => {
-        const records = createDefinitions(store).list()
+        const records = (await definitionsOf(store)).list()
         if (records.length === 0) return console.log('No measure definitions')
         const counts: Record<string, number> = await run('rawCounts')
         const header = ['name', 'org', 'groups', 'threshold', 'flags', 'raw measures', 'last purge']
@@ -37,12 +35,12 @@ export function definitionsCommands(): CAC {
     .option('--purge-data', 'also delete its raw measures and its aggregates')
     .action((name: string, options: GlobalOptions & { purgeData?: boolean }) =>
       withStoreAndClickHouse(options, async (store, run) => {
-        const definitions = createDefinitions(store)
+        const definitions = await definitionsOf(store)
         definitionOf(definitions, name)
         // The data goes first: should ClickHouse fail, the definition is still there and the command
         // can simply run again. (Measures its producers send meanwhile would outlive it: stop them first.)
         const data = options.purgeData ? await run('deleteData', { name }) : undefined
-        const wildcards = createWildcards(store)
+        const wildcards = await wildcardsOf(store)
         const sets = wildcards.list(name)
         store.db.transaction(() => {
           definitions.delete(name)

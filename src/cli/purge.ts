@@ -1,8 +1,7 @@
 import type { CAC } from 'cac'
-import { createDefinitions, type Definitions } from '../definitions/definitions.ts'
 import { DAY_MS } from '../dates.ts'
-import { purgeMeasures } from '../purge/purge.ts'
-import { commands, definitionOf, plural, positive, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
+import type { Definitions } from '../definitions/definitions.ts'
+import { commands, definitionOf, definitionsOf, plural, positive, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 
 type PurgeOptions = GlobalOptions & { days: unknown }
 
@@ -14,7 +13,8 @@ export function purgeCommands(): CAC {
   const purge = async (options: PurgeOptions, namesOf: (definitions: Definitions) => string[]) => {
     const days = positive('--days', options.days)
     await withStoreAndClickHouse(options, async (store, run) => {
-      const definitions = createDefinitions(store)
+      const definitions = await definitionsOf(store)
+      const { purgeMeasures } = await import('../purge/purge.ts')
       const names = namesOf(definitions)
       if (names.length === 0) return console.log('No measure definitions: nothing to purge')
       const before = new Date(Date.now() - days * DAY_MS)

@@ -1,8 +1,6 @@
 import type { CAC } from 'cac'
-import { loadConfig } from '../config.ts'
 import { UsageError } from '../errors.ts'
-import { withOperations } from '../ops/run.ts'
-import { plural, positive, type GlobalOptions } from './common.ts'
+import { loadConfigOf, plural, positive, type GlobalOptions } from './common.ts'
 import { formatTable } from './table.ts'
 
 type SqlOptions = GlobalOptions & { format: unknown; maxRows: unknown }
@@ -17,7 +15,8 @@ export function addSqlCommand(cli: CAC): void {
       const format = String(options.format)
       if (format !== 'table' && format !== 'json') throw new UsageError(`--format must be table or json, got: ${format}`)
       const maxRows = positive('--max-rows', options.maxRows, 1_000_000)
-      const { columns, rows } = await withOperations(loadConfig({ file: options.config }), (run) => run('sql', { query, maxRows }))
+      const { withOperations } = await import('../ops/run.ts')
+      const { columns, rows } = await withOperations(await loadConfigOf(options), (run) => run('sql', { query, maxRows }))
       if (format === 'json') {
         for (const row of rows) console.log(JSON.stringify(Object.fromEntries(columns.map((column, index) => [column.name, row[index]]))))
       } else {

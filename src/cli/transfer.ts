@@ -1,12 +1,7 @@
 import path from 'node:path'
 import type { CAC } from 'cac'
-import { openClickHouse } from '../clickhouse/client.ts'
-import { migrate } from '../clickhouse/migrate.ts'
-import { loadConfig } from '../config.ts'
 import { UsageError } from '../errors.ts'
-import { serverIsRunning } from '../ops/run.ts'
-import { importData } from '../transfer/transfer.ts'
-import { withStoreAndClickHouse, type GlobalOptions } from './common.ts'
+import { loadConfigOf, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 
 const describe = (rows: Record<string, number>) => `${rows.aggregates} aggregate rows, ${rows.raw_measures} raw measures`
 
@@ -24,7 +19,11 @@ export function addTransferCommands(cli: CAC): void {
   cli
     .command('import <dir>', 'Load an export into this (migrated) store; offline: stop dacc serve first')
     .action(async (dir: string, options: GlobalOptions) => {
-      const config = loadConfig({ file: options.config })
+      const config = await loadConfigOf(options)
+      const { serverIsRunning } = await import('../ops/run.ts')
+      const { openClickHouse } = await import('../clickhouse/client.ts')
+      const { migrate } = await import('../clickhouse/migrate.ts')
+      const { importData } = await import('../transfer/transfer.ts')
       // The import detaches the aggregate view while it loads raw rows: nothing may write meanwhile.
       if (await serverIsRunning(config)) throw new UsageError('stop dacc serve first: an import runs offline')
       const clickhouse = await openClickHouse(config)

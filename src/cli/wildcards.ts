@@ -1,9 +1,8 @@
 import type { CAC } from 'cac'
-import { createDefinitions } from '../definitions/definitions.ts'
 import { GROUPS, groupWithoutKey, type Definition } from '../definitions/schema.ts'
 import { UsageError } from '../errors.ts'
-import { createWildcards, type WildcardSet } from '../wildcards/wildcards.ts'
-import { commands, definitionOf, mirrorToClickHouse, withStore, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
+import type { WildcardSet } from '../wildcards/wildcards.ts'
+import { commands, definitionOf, definitionsOf, mirrorToClickHouse, wildcardsOf, withStore, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 import { formatTable } from './table.ts'
 
 type ComputeOptions = GlobalOptions & { fromDate?: unknown; toDate?: unknown; remove?: boolean }
@@ -20,8 +19,8 @@ export function addComputeWildcardAggregate(cli: CAC): void {
     .option('--remove', 'unregister the set instead')
     .action((name: string, groups: string, options: ComputeOptions) =>
       withStoreAndClickHouse(options, async (store, run) => {
-        const names = groupsOf(definitionOf(createDefinitions(store), name), groups)
-        const wildcards = createWildcards(store)
+        const names = groupsOf(definitionOf(await definitionsOf(store), name), groups)
+        const wildcards = await wildcardsOf(store)
         const [fromDate, toDate] = [options.fromDate, options.toDate].map((date) => (date === undefined ? undefined : String(date)))
         if (!options.remove) {
           const set = wildcards.register(name, names, { fromDate, toDate })
@@ -43,9 +42,9 @@ export function addComputeWildcardAggregate(cli: CAC): void {
 export function wildcardCommands(): CAC {
   const cli = commands('dacc wildcard')
   cli.command('list [name]', "List the registered wildcard sets (all, or one measure's)").action((name: string | undefined, options: GlobalOptions) =>
-    withStore(options, (store) => {
-      if (name !== undefined) definitionOf(createDefinitions(store), name)
-      const sets = createWildcards(store).list(name)
+    withStore(options, async (store) => {
+      if (name !== undefined) definitionOf(await definitionsOf(store), name)
+      const sets = (await wildcardsOf(store)).list(name)
       if (sets.length === 0) return console.log('No wildcard sets registered')
       const rows = sets.map((set) => [set.measureName, set.groups.join(','), rangeOf(set), set.createdAt])
       console.log(formatTable(['measure', 'groups', 'buckets', 'registered'], rows))

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import type { Config } from '../config.ts'
-import { firstLine } from '../errors.ts'
+import { firstLine, UsageError } from '../errors.ts'
 
 export type { ClickHouseClient }
 
@@ -14,7 +14,7 @@ export type ClickHouse = {
   close(): Promise<void>
 }
 
-export class ClickHouseUnavailable extends Error {}
+export class ClickHouseUnavailable extends UsageError {}
 
 /**
  * Settings sent with every query, so that the embedded engine and a server answer alike:

@@ -85,6 +85,34 @@ export const definitionSchema = {
   },
 } as const
 
+/**
+ * What a reader may learn of a definition: what to ask /aggregate and how to read its answer, its
+ * privacy options included (what the threshold counts, which statistics are left out or noisy,
+ * which periods and rollups it is published by); not its org, owner or purge settings.
+ */
+export const PUBLIC_FIELDS = [
+  'name',
+  'description',
+  'group1Key',
+  'group2Key',
+  'group3Key',
+  'aggregationPeriod',
+  'aggregationThreshold',
+  'withQuartiles',
+  'thresholdOn',
+  'hideExtremes',
+  'noise',
+  'fixedPublication',
+] as const satisfies readonly (keyof Definition)[]
+
+/** One item of GET /definitions, picked from the definitions file schema so the two cannot drift. */
+export const publicDefinitionSchema = {
+  type: 'object',
+  required: ['name', 'aggregationThreshold', 'withQuartiles'],
+  additionalProperties: false,
+  properties: Object.fromEntries(PUBLIC_FIELDS.map((field) => [field, definitionSchema.properties[field]])),
+}
+
 export const definitionsFileSchema = {
   type: 'object',
   required: ['definitions'],

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa'
 import { HttpError } from '../errors.ts'
-import type { Scope, Tokens } from '../tokens/tokens.ts'
+import type { Scope } from '../tokens/scopes.ts'
+import type { Tokens } from '../tokens/tokens.ts'
 
 const unauthorized = () =>
   new HttpError(401, 'Unauthorized Access', { headers: { 'WWW-Authenticate': 'Bearer realm="Authentication Required"' } })

@@ -1,5 +1,5 @@
 import { aggregateParamsSchema } from '../aggregates/schema.ts'
-import { publicDefinitionSchema } from '../definitions/routes.ts'
+import { publicDefinitionSchema } from '../definitions/schema.ts'
 import { measureSchema } from '../measures/schema.ts'
 
 // Request schemas are the very objects the routes compile with ajv, so the document cannot drift

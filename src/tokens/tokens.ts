@@ -5,8 +5,7 @@ import { UsageError } from '../errors.ts'
 import { storedSecret } from '../store/settings.ts'
 import { cached, type Store } from '../store/store.ts'
 
-export const SCOPES = ['measure:write', 'aggregate:read'] as const
-export type Scope = (typeof SCOPES)[number]
+import { SCOPES, type Scope } from './scopes.ts'
 
 export type TokenInfo = { id: string; org: string; scopes: Scope[]; createdAt: string; expiresAt: string | null; revokedAt: string | null }
 export type Claims = { org: string; tokenId: string; scopes: Scope[] }

@@ -1,0 +1,67 @@
+import type { CAC } from 'cac'
+import { UsageError } from '../errors.ts'
+import { SCOPES, type Scope } from '../tokens/scopes.ts'
+import { commands, plural, positive, withStore, type GlobalOptions } from './common.ts'
+
+type TokenOptions = GlobalOptions & { scopes: string; expiresInDays?: string }
+
+const scopesOf = (value: unknown): Scope[] => {
+  const scopes = String(value)
+    .split(',')
+    .map((scope) => scope.trim())
+  const unknown = scopes.find((scope) => !(SCOPES as readonly string[]).includes(scope))
+  if (unknown) throw new UsageError(`unknown scope: ${unknown} (known: ${SCOPES.join(', ')})`)
+  return scopes as Scope[]
+}
+
+const daysOf = (value: unknown): number | undefined => (value === undefined ? undefined : positive('--expires-in-days', value))
+
+/** The tokens of the SQLite store (jose, loaded only by the commands that sign). */
+const tokensOf = async (store: Parameters<Parameters<typeof withStore>[1]>[0], signingKey: string) =>
+  (await import('../tokens/tokens.ts')).createTokens(store, signingKey)
+
+/** `dacc token create|get|update|delete-org <org>`: the original's commands and output lines. */
+export function tokenCommands(): CAC {
+  const cli = commands('dacc token')
+
+  cli
+    .command('create <org>', 'Create a token for an org (the org is created if needed) and print it')
+    .option('--scopes <scopes>', 'comma-separated scopes', { default: SCOPES.join(',') })
+    .option('--expires-in-days <days>', 'the token expires after this many days (default: never)')
+    .action(async (org: string, options: TokenOptions) => {
+      const scopes = scopesOf(options.scopes)
+      const expires = daysOf(options.expiresInDays)
+      await withStore(options, async (store, config) => {
+        const token = await (await tokensOf(store, config.auth.signingKey)).create(org, scopes, expires)
+        console.log(`Token created for ${org}: ${token}`)
+      })
+    })
+
+  cli.command('get <org>', "List an org's tokens (id, created, scopes, expiry, state; tokens themselves are never stored)").action(async (org: string, options: GlobalOptions) => {
+    await withStore(options, async (store, config) => {
+      for (const token of (await tokensOf(store, config.auth.signingKey)).list(org)) {
+        const state = token.revokedAt ? `revoked ${token.revokedAt}` : 'active'
+        console.log(`${token.id}  created ${token.createdAt}  scopes ${token.scopes.join(',')}  expires ${token.expiresAt ?? 'never'}  ${state}`)
+      }
+    })
+  })
+
+  cli
+    .command('update <org>', "Rotate an org's token: revoke its tokens and print a new one")
+    .option('--expires-in-days <days>', 'the new token expires after this many days (default: never)')
+    .action(async (org: string, options: TokenOptions) => {
+      const expires = daysOf(options.expiresInDays)
+      await withStore(options, async (store, config) => {
+        const token = await (await tokensOf(store, config.auth.signingKey)).rotate(org, expires)
+        console.log(`Token created for ${org}: ${token}`)
+      })
+    })
+
+  cli.command('delete-org <org>', 'Delete an org and revoke all its tokens').action(async (org: string, options: GlobalOptions) => {
+    await withStore(options, async (store, config) => {
+      const revoked = (await tokensOf(store, config.auth.signingKey)).deleteOrg(org)
+      console.log(`Org deleted: ${org} (${plural(revoked, 'token')} revoked)`)
+    })
+  })
+  return cli
+}
