@@ -1,0 +1,151 @@
+// The crash loop: `dacc serve` under concurrent producers, SIGKILLed at random instants, round
+// after round. Keyed producers retry every request that got no 201 (same Idempotency-Key) until
+// it does; an unkeyed producer sends batches and never retries. Checked: after every restart,
+// acknowledged <= counted by /aggregate <= sent; at the end, every key counted exactly once, in
+// raw_measures and in aggregates, and raw and aggregates agree for the unkeyed measure.
+// `npm run chaos [-- --rounds N --seconds S]` runs it long; test/measures/chaos.test.ts briefly.
+import net from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { openClickHouse } from '../src/clickhouse/client.ts'
+import { loadConfig } from '../src/config.ts'
+import { preparedDataDir, serveProcess, type ServeProcess } from './helpers/server.ts'
+import { prng } from './helpers/random.ts'
+
+export type ChaosOptions = { rounds: number; seconds: number; producers: number; seed: number; log?: (line: string) => void }
+export type ChaosResult = { keys: number; retries: number; kills: number; unkeyed: { acknowledged: number; counted: number; sent: number }; failures: string[] }
+
+const KEYED = 'chaos-keyed'
+const UNKEYED = 'chaos-unkeyed'
+const BATCH = 50
+const DATE = '2022-01-01'
+
+export async function runChaos({ rounds, seconds, producers, seed, log = () => {} }: ChaosOptions): Promise<ChaosResult> {
+  const random = prng(seed)
+  const { dataDir, token } = await preparedDataDir([
+    { name: KEYED, aggregationThreshold: 1, accessApp: true },
+    { name: UNKEYED, aggregationThreshold: 1, accessApp: true },
+  ])
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const failures: string[] = []
+  const acknowledged = new Set<string>()
+  const unanswered = new Set<string>()
+  let nextKey = 0
+  let retries = 0
+  const unkeyed = { acknowledged: 0, sent: 0 }
+
+  const post = (route: string, body: unknown, key?: string) =>
+    fetch(url + route, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, ...(key ? { 'Idempotency-Key': key } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(3000),
+    }).then(
+      (response) => response.status,
+      () => 0, // no answer: refused, cut, or timed out
+    )
+  const counted = async (measureName: string) => {
+    const response = await fetch(`${url}/aggregate?measureName=${measureName}&startDate=${DATE}&endDate=2022-01-02`, { headers: { Authorization: `Bearer ${token}` } })
+    return ((await response.json()) as { count: number }[]).reduce((total, row) => total + row.count, 0)
+  }
+  /** acknowledged <= counted <= sent, each read in that order, so that producers may go on meanwhile. */
+  const check = async (when: string) => {
+    const keyedBefore = acknowledged.size
+    const unkeyedBefore = unkeyed.acknowledged
+    const [keyedCount, unkeyedCount] = [await counted(KEYED), await counted(UNKEYED)]
+    const keyedSent = nextKey
+    if (!(keyedBefore <= keyedCount && keyedCount <= keyedSent)) failures.push(`${when}: keyed ${keyedBefore} acknowledged, ${keyedCount} counted, ${keyedSent} sent`)
+    if (!(unkeyedBefore <= unkeyedCount && unkeyedCount <= unkeyed.sent)) failures.push(`${when}: unkeyed ${unkeyedBefore} acknowledged, ${unkeyedCount} counted, ${unkeyed.sent} sent`)
+    return unkeyedCount
+  }
+
+  let producing = false
+  const keyedProducer = async () => {
+    while (producing) {
+      const retry = [...unanswered].find(() => true)
+      const key = retry ?? `key-${nextKey++}`
+      if (retry) {
+        unanswered.delete(key)
+        retries++
+      }
+      const status = await post('/measure', { measureName: KEYED, value: 1, startDate: DATE }, key)
+      if (status === 201) acknowledged.add(key)
+      else {
+        unanswered.add(key)
+        await sleep(20) // the server is down or busy
+      }
+    }
+  }
+  const unkeyedProducer = async () => {
+    while (producing) {
+      unkeyed.sent += BATCH
+      const status = await post('/measures', Array.from({ length: BATCH }, () => ({ measureName: UNKEYED, value: 1, startDate: DATE })))
+      if (status === 201) unkeyed.acknowledged += BATCH
+      else await sleep(20)
+    }
+  }
+
+  const start = async (): Promise<ServeProcess> => {
+    const server = serveProcess(dataDir, { DACC_PORT: String(port) })
+    await server.url
+    return server
+  }
+  let kills = 0
+  for (let round = 1; round <= rounds; round++) {
+    const server = await start()
+    await check(`after restart ${round}`)
+    producing = true
+    const running = [...Array.from({ length: producers }, keyedProducer), unkeyedProducer()]
+    await sleep(200 + random() * seconds * 1000)
+    server.child.kill('SIGKILL')
+    await server.exited
+    kills++
+    producing = false
+    await Promise.all(running)
+    log(`round ${round}: ${acknowledged.size} keys acknowledged, ${unanswered.size} unanswered, ${unkeyed.acknowledged} unkeyed acknowledged`)
+  }
+
+  // Every unanswered request retried until acknowledged, then the counts, exactly.
+  const server = await start()
+  for (const key of unanswered) {
+    for (let status = 0; status !== 201; ) status = await post('/measure', { measureName: KEYED, value: 1, startDate: DATE }, key)
+    acknowledged.add(key)
+    retries++
+  }
+  const keyedCount = await counted(KEYED)
+  if (keyedCount !== nextKey || acknowledged.size !== nextKey) failures.push(`end: ${nextKey} keys sent and acknowledged (${acknowledged.size}), ${keyedCount} counted by /aggregate`)
+  const unkeyedCount = await check('end')
+  server.child.kill('SIGTERM')
+  if ((await server.exited) !== 0) failures.push('the last server did not stop cleanly')
+
+  const clickhouse = await openClickHouse(loadConfig({ env: {}, overrides: { dataDir } }))
+  try {
+    const rows = async (query: string) => (await clickhouse.client.query({ query, format: 'JSONEachRow' })).json<Record<string, number>>()
+    const [keyed] = await rows(`SELECT count() AS raw, uniqExact(idempotency_key) AS keys, (SELECT sum(count) FROM aggregates WHERE measure_name = '${KEYED}') AS aggregated FROM raw_measures WHERE measure_name = '${KEYED}'`)
+    if (keyed.raw !== nextKey || keyed.keys !== nextKey || keyed.aggregated !== nextKey) failures.push(`end: ${nextKey} keys, raw_measures ${keyed.raw} rows of ${keyed.keys} keys, aggregates ${keyed.aggregated}`)
+    const [plain] = await rows(`SELECT count() AS raw, (SELECT sum(count) FROM aggregates WHERE measure_name = '${UNKEYED}') AS aggregated FROM raw_measures WHERE measure_name = '${UNKEYED}'`)
+    if (plain.raw !== plain.aggregated || plain.raw !== unkeyedCount) failures.push(`end: unkeyed raw ${plain.raw}, aggregated ${plain.aggregated}, counted ${unkeyedCount}`)
+  } finally {
+    await clickhouse.close()
+  }
+  return { keys: nextKey, retries, kills, unkeyed: { acknowledged: unkeyed.acknowledged, counted: unkeyedCount, sent: unkeyed.sent }, failures }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+    server.once('error', reject)
+  })
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const option = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback)
+  const result = await runChaos({ rounds: option('--rounds', 20), seconds: option('--seconds', 3), producers: option('--producers', 8), seed: option('--seed', Date.now()), log: console.log })
+  console.log(JSON.stringify(result))
+  if (result.failures.length > 0) process.exitCode = 1
+}
