@@ -11,7 +11,7 @@ test.before(async (context) => {
 })
 test.after(async ({ server }) => server.close())
 
-const QUERY = "SELECT number AS n, repeat('ab', toUInt32(number)) AS text, if(number = 1, NULL, number * 1.5) AS maybe FROM system.numbers LIMIT 3"
+const QUERY = "SELECT number AS n, repeat('ab', toUInt32(number)) AS text, if(number = 1, NULL, number * 1.5) AS maybe FROM numbers(3)"
 
 test('prints an aligned table by default: numbers right-aligned, NULL, a row count', async ({ env }) => {
   const { code, stdout, stderr } = await runCli(['sql', QUERY], env)
@@ -31,9 +31,10 @@ test('writes and bad arguments: one line on stderr, non-zero exit', async ({ ser
   const cases: [string[], string][] = [
     [['sql', "INSERT INTO raw_measures (measure_name) VALUES ('x')"], 'only read-only queries run here (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS), got: INSERT'],
     [['sql', 'DROP TABLE aggregates'], 'only read-only queries run here (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS), got: DROP'],
-    [['sql', 'SELECT 1 SETTINGS readonly = 0'], "refused, dacc sql is read-only: Cannot modify 'readonly' setting in readonly mode."],
+    [['sql', 'SELECT * FROM (SELECT 1 SETTINGS readonly = 0)'], 'a SETTINGS clause is not allowed in dacc sql'],
     [['sql', 'SELECT 1', '--format', 'csv'], '--format must be table or json, got: csv'],
-    [['sql', 'SELECT number FROM system.numbers LIMIT 11', '--max-rows', '10'], 'Limit for result exceeded, max rows: 10.00, current rows: 11.00.'],
+    [['sql', 'SELECT number FROM numbers(11)', '--max-rows', '10'], 'the result has more than 10 rows: narrow the query, or raise --max-rows'],
+    [['sql', 'SELECT 1', '--max-rows', '0'], '--max-rows must be a whole number from 1 to 1000000, got: 0'],
     [['sql', 'SELECT * FROM nowhere'], "Unknown table expression identifier 'nowhere'"],
     [['sql'], 'missing required args for command `sql <query>`'],
   ]

@@ -46,20 +46,41 @@ test('writes are refused in one line, by the check and by ClickHouse itself (rea
   assert.match(await refusal(server, 'SELECT 1; DROP TABLE raw_measures'), /^Syntax error \(Multi-statements are not allowed\)/)
   assert.is(await refusal(server, "SELECT 1 INTO OUTFILE '/tmp/dacc-outfile.csv'"), 'INTO OUTFILE is not allowed: redirect the output instead')
   assert.is(await refusal(server, 'SELECT 1 FORMAT CSV'), 'a FORMAT clause is not allowed: choose the output with --format')
-  // What the check lets through still runs read-only: the query cannot lift the setting, nor write a file.
+  // What the check lets through still runs read-only.
   assert.equal((await run(server, "SELECT getSetting('readonly') AS r")).rows, [[1]])
-  assert.match(await refusal(server, 'SELECT 1 SETTINGS readonly = 0'), /^refused, dacc sql is read-only: .*readonly/)
-  assert.match(await refusal(server, "SELECT * FROM file('/etc/hostname', 'LineAsString')"), /^refused, dacc sql is read-only: /)
   // ...and the server's own session stays writable.
   const response = await server.post('/measure', { measureName: 'm', value: 1, startDate: '2022-01-01' }, await server.token())
   assert.is(response.status, 201, await response.text())
   assert.equal((await run(server, "SELECT count() AS n FROM raw_measures WHERE measure_name = 'm'")).rows, [[1]])
 })
 
-test('a result over maxRows is refused rather than held in memory', async ({ server }) => {
-  assert.is((await run(server, 'SELECT number FROM system.numbers LIMIT 100', 100)).rows.length, 100)
-  const refused = await run(server, 'SELECT number FROM system.numbers LIMIT 101', 100).then(() => '', (err: Error) => err.message)
-  assert.match(refused, /^Limit for result exceeded, max rows: 100\.00, current rows: 101/)
+test('nothing lifts read-only or reads beyond the DACC tables: subquery SETTINGS, table functions, file(), system tables', async ({ server }) => {
+  const secrets = `sqlite('${server.config.dataDir}/dacc.sqlite', 'settings')`
+  const refused: [string, string][] = [
+    [`SELECT * FROM (SELECT key, value FROM ${secrets} SETTINGS readonly = 0)`, 'the table function sqlite is not allowed'],
+    ["SELECT * FROM (SELECT 1 SETTINGS readonly = 0)", 'a SETTINGS clause is not allowed in dacc sql'],
+    ['SELECT 1 SETTINGS readonly = 0', 'a SETTINGS clause is not allowed in dacc sql'],
+    ["SELECT * FROM file('/etc/hostname', 'LineAsString')", 'the table function file is not allowed'],
+    ["SELECT file('/etc/hostname') AS f", 'the function file is not allowed'],
+    ["SELECT * FROM url('http://127.0.0.1:9/', 'LineAsString')", 'the table function url is not allowed'],
+    ["SELECT * FROM executable('cat /etc/hostname', 'LineAsString', 'x String')", 'the table function executable is not allowed'],
+    ["SELECT * FROM remote('127.0.0.1', system.one)", 'the table function remote is not allowed'],
+    ["SELECT * FROM merge('system', '^processes$')", 'the table function merge is not allowed'],
+    ['SELECT query FROM system.processes', 'the table system.processes is not allowed'],
+    ['SELECT 1 WHERE 1 IN system.query_log', 'the table system.query_log is not allowed'],
+    ['SELECT * FROM INFORMATION_SCHEMA.TABLES', 'the table INFORMATION_SCHEMA.TABLES is not allowed'],
+    ['EXPLAIN SELECT * FROM system.processes', 'the table system.processes is not allowed'],
+    ['DESCRIBE system.processes', 'the table system.processes is not allowed'],
+    ['SHOW PROCESSLIST', 'this SHOW statement is not allowed'],
+    ['SHOW TABLES FROM system', 'this SHOW statement is not allowed'],
+  ]
+  for (const [query, message] of refused) assert.is((await refusal(server, query)).replace(/: dacc sql reads the DACC tables only$/, ''), message, query)
+  assert.equal((await run(server, 'SELECT count() AS n FROM dacc.raw_measures')).rows.length, 1, 'the DACC database by its name')
+})
+
+test('a result over maxRows is refused rather than held in memory, in one line', async ({ server }) => {
+  assert.is((await run(server, 'SELECT number FROM numbers(100)', 100)).rows.length, 100)
+  assert.is(await refusal(server, 'SELECT number FROM numbers(101)'), 'the result has more than 100 rows: narrow the query, or raise --max-rows')
 })
 
 test.run()
