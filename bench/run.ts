@@ -6,6 +6,8 @@
 //   reads   /aggregate on the original's data (1 M raw, 90 buckets; a quartile measure of 200,000),
 //           a different question every request, producers writing into the same month meanwhile
 //   scale   the same questions over 10 M raw, and the memory kept for 100,000 buckets
+//   metrics what the metrics cost: single measures at 50 connections on two servers alike but for
+//           their metrics listener (one on and scraped every second, one off), in alternate rounds
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -16,9 +18,10 @@ import { createDefinitions } from '../src/definitions/definitions.ts'
 import { ROOT } from '../src/root.ts'
 import { openStore } from '../src/store/store.ts'
 import { createTokens } from '../src/tokens/tokens.ts'
+import { freePort } from '../test/helpers/ports.ts'
 
 const quick = process.argv.includes('--quick')
-const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : ['writes', 'reads', 'scale']
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : ['writes', 'reads', 'scale', 'metrics']
 const DURATION_S = quick ? 3 : 10
 /** Where this runs from (dist/bench/ once built), and the package root. */
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -38,7 +41,7 @@ const rows: Row[] = []
 
 // ---- processes ---------------------------------------------------------------------------------
 
-type Server = { url: string; pid: number; stop(): Promise<void> }
+type Server = { url: string; pid: number; stop(): Promise<void>; metricsUrl?: string }
 
 function start(args: string[], env: Record<string, string> = {}): Promise<Server> {
   const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
@@ -57,15 +60,32 @@ function start(args: string[], env: Record<string, string> = {}): Promise<Server
   })
 }
 
-/** `dacc serve` as users start it (`npm start`, `npx dacc serve`: with the Node flags of its command line). */
-const serve = (dataDir: string) =>
-  start(['--max-semi-space-size=32', path.join(ROOT, 'bin/dacc.js'), 'serve'], { DACC_DATA_DIR: dataDir, DACC_PORT: '0', DACC_CONFIG: '' })
+/**
+ * `dacc serve` as users start it (`npm start`, `npx dacc serve`: with the Node flags of its command
+ * line), its metrics listener on a free port, or off.
+ */
+async function serve(dataDir: string, { metrics = true } = {}): Promise<Server> {
+  const metricsPort = metrics ? await freePort() : 0
+  const server = await start(['--max-semi-space-size=32', path.join(ROOT, 'bin/dacc.js'), 'serve'], {
+    DACC_DATA_DIR: dataDir,
+    DACC_PORT: '0',
+    DACC_METRICS_PORT: String(metricsPort),
+    DACC_CONFIG: '',
+  })
+  return { ...server, metricsUrl: metrics ? `http://127.0.0.1:${metricsPort}/metrics` : undefined }
+}
 
 /** Resident memory of a process now (VmRSS) and at its peak (VmHWM), in MB. */
 function memoryMb(pid: number): { rss: number; peak: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1])
   return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) }
+}
+
+/** CPU time a process has used so far (user + system), in ms: /proc/<pid>/stat, in clock ticks of 10 ms. */
+function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
 /** A data directory with these definitions and a token (SQLite only; the server migrates ClickHouse). */
@@ -257,7 +277,58 @@ async function scale(): Promise<void> {
   fs.rmSync(dataDir, { recursive: true, force: true })
 }
 
-const phases: Record<string, () => Promise<void>> = { writes, reads, scale }
+/**
+ * POST /measure at 50 connections, on a server with its metrics listener on (scraped every second,
+ * 15 times as often as Prometheus by default) and one with it off (metrics.port 0; both count,
+ * which costs ≈ 0.5 µs a request), in rounds that alternate which goes first. Beside the rates,
+ * the server's CPU time per request: on a shared machine it varies less.
+ */
+async function metricsCost(): Promise<void> {
+  const definitions = [{ name: 'bench-metrics', group1Key: 'device', aggregationThreshold: 1, accessApp: true }]
+  const body = JSON.stringify({ measureName: 'bench-metrics', value: 3, startDate: '2022-01-01', createdBy: 'bench', group1: { device: 'desktop' } })
+  const runs = []
+  for (const metrics of [true, false]) {
+    const { dataDir, token } = await prepare(definitions)
+    runs.push({ dataDir, token, server: await serve(dataDir, { metrics }), rates: [] as number[], cpuUsPerRequest: [] as number[] })
+  }
+  // Unrecorded: a server's first seconds (JIT, a new engine) are slower than the rest. Each run
+  // ends with its backlog loaded, so that no server's loads run during the other's measure.
+  for (const run of runs) {
+    await autocannon({ url: `${run.server.url}/measure`, connections: 50, duration: 3, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${run.token}` }, body })
+    await drain(run.server.url)
+  }
+  const rounds = quick ? 2 : 3
+  for (let round = 0; round < rounds; round++) {
+    for (const run of round % 2 === 0 ? runs : [...runs].reverse()) {
+      const { metricsUrl } = run.server
+      const scraper = metricsUrl ? setInterval(() => fetch(metricsUrl).then((response) => response.text(), () => undefined), 1000) : undefined
+      const cpuBefore = cpuMs(run.server.pid)
+      const row = await load(`measure, metrics ${metricsUrl ? 'on, scraped every second' : 'off'}`, { url: `${run.server.url}/measure`, connections: 50, token: run.token, body })
+      clearInterval(scraper)
+      run.rates.push(row.reqPerSec)
+      run.cpuUsPerRequest.push(Math.round(((cpuMs(run.server.pid) - cpuBefore) * 1000) / row.ok))
+      await drain(run.server.url)
+    }
+  }
+  const [on, off] = runs
+  const ratios = on.rates.map((rate, round) => Math.round((rate / off.rates[round]) * 1000) / 1000)
+  results.metrics = {
+    onReqPerSec: on.rates,
+    offReqPerSec: off.rates,
+    ratioPerRound: ratios,
+    ratioOfMeans: Math.round((sum(on.rates) / sum(off.rates)) * 1000) / 1000,
+    onCpuUsPerRequest: on.cpuUsPerRequest,
+    offCpuUsPerRequest: off.cpuUsPerRequest,
+  }
+  for (const run of runs) {
+    await run.server.stop()
+    fs.rmSync(run.dataDir, { recursive: true, force: true })
+  }
+}
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0)
+
+const phases: Record<string, () => Promise<void>> = { writes, reads, scale, metrics: metricsCost }
 for (const phase of only) await phases[phase]()
 console.table(rows.map(({ note, ...row }) => ({ ...row, sustained: row.sustained ?? '', note: note ?? '' })))
 for (const [key, value] of Object.entries(results)) if (typeof value === 'object') console.log(key, JSON.stringify(value))

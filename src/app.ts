@@ -8,9 +8,11 @@ import { readPublicFiles } from './explorer/files.ts'
 import { explorerRoutes } from './explorer/routes.ts'
 import { renderErrors } from './http/errors.ts'
 import { logRequests } from './http/log.ts'
+import { countRequests } from './http/metrics.ts'
 import type { Logger } from './logger.ts'
 import { measureRoutes } from './measures/routes.ts'
 import type { Writer } from './measures/writer.ts'
+import type { Metrics } from './metrics/metrics.ts'
 import { openApiRoutes } from './openapi/routes.ts'
 import type { PrivacyKeys } from './privacy/keys.ts'
 import { statusRoutes, type StatusDeps } from './status/routes.ts'
@@ -28,20 +30,22 @@ export type AppDeps = {
   writer: Pick<Writer, 'write'>
   cache: BucketCache
   status: StatusDeps
+  metrics: Metrics
 }
 
 /** The list of what a request passes through, in order. */
-export function createApp({ config, logger, definitions, tokens, wildcards, privacy, writer, cache, status }: AppDeps): Koa {
+export function createApp({ config, logger, definitions, tokens, wildcards, privacy, writer, cache, status, metrics }: AppDeps): Koa {
   const app = new Koa()
   app.use(logRequests(logger))
+  app.use(countRequests(metrics.http))
   app.use(renderErrors(logger))
   // Read once: the explorer serves them, the API document lists them.
   const explorerFiles = readPublicFiles()
   const routers = [
     statusRoutes(status),
-    measureRoutes({ definitions, tokens, writer, bodyLimit: config.bodyLimit, ingest: config.ingest }),
-    aggregateRoutes({ definitions, wildcards, tokens, privacy, cache, bodyLimit: config.bodyLimit, logger }),
-    definitionRoutes({ definitions, tokens }),
+    measureRoutes({ definitions, tokens, writer, bodyLimit: config.bodyLimit, ingest: config.ingest, metrics }),
+    aggregateRoutes({ definitions, wildcards, tokens, privacy, cache, bodyLimit: config.bodyLimit, logger, metrics }),
+    definitionRoutes({ definitions, tokens, metrics }),
     openApiRoutes(explorerFiles),
     explorerRoutes(explorerFiles),
   ]

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
 import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics/metrics.ts'
 import type { StoredMeasure } from '../measures/schema.ts'
 import { Pending } from './pending.ts'
 import { selectMonthCounts, selectStats, type Needs } from './queries.ts'
@@ -27,6 +28,8 @@ export type CacheOptions = {
   /** Rough bound of the memory the cells take. */
   maxBytes: number
   logger: Logger
+  /** Answers counted by whether they needed a query, and the queries timed. */
+  metrics: Metrics['reads']
 }
 
 // Rough sizes, for the memory bound: a row with its strings and boxed numbers, a quartile value, a contributor id.
@@ -110,9 +113,17 @@ export class BucketCache {
    */
   async read<T>(measure: string, from: string, to: string, needs: Needs, compute: (rows: Stat[]) => T): Promise<T> {
     const months = monthsOf(from, to)
+    const { answers } = this.#options.metrics
     const ready = this.#ready(measure, months, needs)
-    if (ready) return compute(this.#rows(ready, measure, from, to))
-    return this.exclusive(async () => compute(this.#rows(await this.#load(measure, months, needs), measure, from, to)))
+    if (ready) {
+      answers.inc(FROM_CACHE)
+      return compute(this.#rows(ready, measure, from, to))
+    }
+    return this.exclusive(async () => {
+      const { cells, queried } = await this.#load(measure, months, needs)
+      answers.inc(queried ? FROM_ENGINE : FROM_CACHE)
+      return compute(this.#rows(cells, measure, from, to))
+    })
   }
 
   close(): void {
@@ -132,8 +143,11 @@ export class BucketCache {
     return cells
   }
 
-  /** Within `exclusive`: the cells of `months`, checked and read from ClickHouse where needed. */
-  async #load(measure: string, months: string[], needs: Needs): Promise<Cell[]> {
+  /**
+   * Within `exclusive`: the cells of `months`, checked and read from ClickHouse where needed, and
+   * whether that took a query (not when another read brought them up to date while this one waited).
+   */
+  async #load(measure: string, months: string[], needs: Needs): Promise<{ cells: Cell[]; queried: boolean }> {
     const now = performance.now()
     const cached = months.map((month) => this.#cells.get(cellKey(measure, month)))
     const stale = cached.filter((cell): cell is Cell => cell !== undefined && covers(cell.needs, needs) && now - cell.checkedAt >= this.#options.maxStalenessMs)
@@ -149,14 +163,14 @@ export class BucketCache {
     for (const cell of cells) this.#touch(cell, now)
     // Evicted only now: a single answer's months may exceed the bound, they are all needed here.
     this.#shrink(new Set(cells))
-    return cells
+    return { cells, queried: stale.length > 0 || toRead.length > 0 }
   }
 
   /** The months among `cells` whose count in ClickHouse differs from the cell's; the others are marked checked. */
   async #changedMonths(measure: string, cells: Cell[]): Promise<string[]> {
     if (cells.length === 0) return []
     const months = cells.map((cell) => cell.month).sort()
-    const counts = await selectMonthCounts(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!)))
+    const counts = await this.#timed(MONTH_COUNTS, () => selectMonthCounts(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!))))
     const now = performance.now()
     const changed: string[] = []
     for (const cell of cells) {
@@ -167,7 +181,7 @@ export class BucketCache {
   }
 
   async #readMonths(measure: string, months: string[], needs: Needs): Promise<void> {
-    const stats = await selectStats(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!)), needs)
+    const stats = await this.#timed(STATS, () => selectStats(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!)), needs))
     const now = performance.now()
     const cells = new Map(months.map((month) => [month, { measure, month, rows: new Map(), needs, total: 0, checkedAt: now, usedAt: now, bytes: 0 } as Cell]))
     for (const stat of stats) {
@@ -228,6 +242,16 @@ export class BucketCache {
     }
   }
 
+  /** Runs a ClickHouse query, timed whether it succeeds or not. */
+  async #timed<T>(query: { query: string }, run: () => Promise<T>): Promise<T> {
+    const end = this.#options.metrics.querySeconds.startTimer(query)
+    try {
+      return await run()
+    } finally {
+      end()
+    }
+  }
+
   #touch(cell: Cell, now: number): void {
     cell.usedAt = now
     // Map order is the eviction order: the least recently used first.
@@ -258,6 +282,11 @@ export class BucketCache {
 }
 
 const cellKey = (measure: string, month: string) => `${measure}\0${month}`
+// Metric labels (src/metrics/metrics.ts).
+const FROM_CACHE = { source: 'cache' }
+const FROM_ENGINE = { source: 'engine' }
+const STATS = { query: 'stats' }
+const MONTH_COUNTS = { query: 'month_counts' }
 const covers = (has: Needs, needs: Needs) => (has.values || !needs.values) && (has.contributors || !needs.contributors)
 const unionNeeds = (a: Needs, b: Needs | undefined): Needs => ({ values: a.values || Boolean(b?.values), contributors: a.contributors || Boolean(b?.contributors) })
 

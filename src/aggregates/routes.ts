@@ -5,6 +5,7 @@ import { unavailable } from '../errors.ts'
 import { requireScope } from '../http/auth.ts'
 import { jsonBody } from '../http/body.ts'
 import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics/metrics.ts'
 import type { PrivacyKeys } from '../privacy/keys.ts'
 import type { Tokens } from '../tokens/tokens.ts'
 import type { Wildcards } from '../wildcards/wildcards.ts'
@@ -25,6 +26,7 @@ export type AggregateRoutesDeps = {
   cache: BucketCache
   bodyLimit: string
   logger: Logger
+  metrics: Pick<Metrics, 'auth'>
 }
 
 /**
@@ -38,7 +40,7 @@ function paramsOf(ctx: Context): unknown {
 }
 
 /** GET or POST /aggregate: answers computed from the cached bucket rows and the pending measures (src/aggregates/cache.ts). */
-export function aggregateRoutes({ definitions, wildcards, tokens, privacy, cache, bodyLimit, logger }: AggregateRoutesDeps): Router {
+export function aggregateRoutes({ definitions, wildcards, tokens, privacy, cache, bodyLimit, logger, metrics }: AggregateRoutesDeps): Router {
   const router = new Router()
 
   const answer = async (ctx: Context) => {
@@ -66,7 +68,7 @@ export function aggregateRoutes({ definitions, wildcards, tokens, privacy, cache
     try {
       rows = await cache.read(query.measureName, query.startDate, query.endDate, needs, (stats) => computeRows(query, stats))
     } catch (err) {
-      logger.error({ err }, 'reading aggregates from ClickHouse failed')
+      logger.error({ err, requestId: ctx.state.requestId }, 'reading aggregates from ClickHouse failed')
       throw unavailable('The aggregates could not be read, retry later')
     }
     // Privacy (docs/privacy.md): complementary suppression on the true counts first, for every
@@ -76,7 +78,7 @@ export function aggregateRoutes({ definitions, wildcards, tokens, privacy, cache
     ctx.body = noisy.map((row) => toAggregateResponse(row, definition))
   }
 
-  const middleware = [requireScope(tokens, 'aggregate:read'), jsonBody(bodyLimit), answer]
+  const middleware = [requireScope(tokens, 'aggregate:read', metrics.auth), jsonBody(bodyLimit), answer]
   router.get('/aggregate', ...middleware)
   router.post('/aggregate', ...middleware)
   return router

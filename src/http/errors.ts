@@ -15,7 +15,7 @@ export function renderErrors(logger: Logger): Middleware {
       if (ctx.body === undefined && ctx.status >= 400) throw unanswered(ctx.status, ctx.method, ctx.path, ctx.response.get('Allow'))
     } catch (err) {
       const error = toHttpError(err)
-      if (error.status >= 500 && !(err instanceof HttpError)) logger.error({ err }, 'request failed')
+      if (error.status >= 500 && !(err instanceof HttpError)) logger.error({ err, requestId: ctx.state.requestId }, 'request failed')
       ctx.status = error.status
       ctx.set(error.headers)
       ctx.body = { error: error.message, ...error.extra }
@@ -33,7 +33,8 @@ function unanswered(status: number, method: string, path: string, allow: string)
   return new HttpError(404, `Not found: ${method} ${path}`)
 }
 
-function toHttpError(err: unknown): HttpError {
+/** What the client is answered for `err`: its status and public message. */
+export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err
   const { status, expose, message, headers, code } = (err ?? {}) as {
     status?: number; expose?: boolean; message?: string; headers?: Record<string, string>; code?: unknown

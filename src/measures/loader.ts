@@ -1,6 +1,7 @@
 import type { ClickHouse } from '../clickhouse/client.ts'
 import { firstLine } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics/metrics.ts'
 import type { Crash } from './faults.ts'
 import type { Journal, Segment } from './journal.ts'
 import { detachAggregateView, insertSegment } from './queries.ts'
@@ -18,6 +19,7 @@ export type LoaderOptions = {
   maxSegmentRows: number
   crash: Crash
   logger: Logger
+  metrics: Metrics['loads']
 }
 
 const RETRY_MS = { first: 100, max: 5000 }
@@ -110,12 +112,14 @@ export class Loader {
 
   /** Loads a segment, retrying until it is in and removed; false when stopped first. */
   async #load(segment: Segment): Promise<boolean> {
-    const { clickhouse, journal, writer, cache, crash } = this.#options
+    const { clickhouse, journal, writer, cache, crash, metrics } = this.#options
     const inserted = await this.#retry(segment, async () => {
       crash.at('before-load')
       await cache.exclusive(async () => {
         if (crash.point === 'between-raw-and-aggregates') await detachAggregateView(clickhouse)
+        const started = performance.now()
         await insertSegment(clickhouse, segment)
+        metrics.seconds.observe((performance.now() - started) / 1000)
         crash.at('between-raw-and-aggregates')
         cache.loaded(segment.name)
       })
@@ -124,6 +128,7 @@ export class Loader {
     // Until the file is gone it would be loaded again at the next start: no other segment is
     // loaded meanwhile, so that ClickHouse's deduplication window keeps covering it.
     if (!inserted || !(await this.#retry(segment, () => journal.remove(segment)))) return false
+    metrics.measures.observe(segment.rows)
     writer.loaded(segment)
     return true
   }
@@ -136,6 +141,7 @@ export class Loader {
         this.#failure = undefined
         return true
       } catch (err) {
+        this.#options.metrics.failures.inc()
         this.#failure = { message: firstLine(err), since: this.#failure?.since ?? Date.now() }
         this.#options.logger.error({ err, segment: segment.name }, 'loading a journal segment into ClickHouse failed; retrying')
         if (this.#stopping) return false

@@ -5,8 +5,10 @@ import type { Definitions } from '../definitions/definitions.ts'
 import { HttpError, badRequest } from '../errors.ts'
 import { requireScope } from '../http/auth.ts'
 import { jsonBody } from '../http/body.ts'
+import type { Metrics } from '../metrics/metrics.ts'
 import type { Claims, Tokens } from '../tokens/tokens.ts'
 import { idempotencyKeyOf } from './idempotency.ts'
+import { countRefusals } from './refusals.ts'
 import { toMeasure } from './schema.ts'
 import type { Writer } from './writer.ts'
 
@@ -17,17 +19,20 @@ export type MeasureRoutesDeps = {
   writer: Pick<Writer, 'write'>
   bodyLimit: string
   ingest: Pick<Config['ingest'], 'batchBodyLimit' | 'maxMeasuresPerRequest'>
+  metrics: Pick<Metrics, 'auth' | 'writes'>
 }
 
 /** POST /measure and POST /measures: validated, then answered 201 once durable (or 503, nothing of them stored). */
-export function measureRoutes({ definitions, tokens, writer, bodyLimit, ingest }: MeasureRoutesDeps): Router {
+export function measureRoutes({ definitions, tokens, writer, bodyLimit, ingest, metrics }: MeasureRoutesDeps): Router {
   const router = new Router()
-  const canWrite = requireScope(tokens, 'measure:write')
+  const canWrite = requireScope(tokens, 'measure:write', metrics.auth)
+  // After auth, which counts its own refusals.
+  const refusals = countRefusals(metrics.writes)
 
   // Checked before the body, so that a bad header does not cost a pass over 10,000 items.
   const keyOf = (ctx: Context) => idempotencyKeyOf(ctx.get('Idempotency-Key'), (ctx.state.auth as Claims).tokenId)
 
-  router.post('/measure', canWrite, jsonBody(bodyLimit), async (ctx) => {
+  router.post('/measure', canWrite, refusals, jsonBody(bodyLimit), async (ctx) => {
     const key = keyOf(ctx)
     await writer.write([toMeasure(ctx.request.body, definitions.get)], key)
     ctx.status = 201
@@ -36,7 +41,7 @@ export function measureRoutes({ definitions, tokens, writer, bodyLimit, ingest }
 
   // All or nothing: every item is validated before any is written, and they are written together,
   // in one journal append (and one ClickHouse INSERT).
-  router.post('/measures', canWrite, jsonBody(ingest.batchBodyLimit, { ndjson: true }), async (ctx) => {
+  router.post('/measures', canWrite, refusals, jsonBody(ingest.batchBodyLimit, { ndjson: true }), async (ctx) => {
     const key = keyOf(ctx)
     const items = measuresOf(ctx)
     if (items.length === 0) throw badRequest('The measures cannot be empty')

@@ -1,5 +1,6 @@
 import { HttpError, firstLine, unavailable } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics/metrics.ts'
 import type { Crash } from './faults.ts'
 import { journalLine, type Journal, type Segment } from './journal.ts'
 import type { IdempotencyKeys } from './keys.ts'
@@ -20,6 +21,7 @@ export type WriterOptions = {
   wake(): void
   crash: Crash
   logger: Logger
+  metrics: Metrics['writes']
 }
 
 export class QueueFull extends HttpError {
@@ -77,9 +79,13 @@ export class Writer {
   write(measures: Measure[], key: string): Promise<void> {
     if (this.#closed) return Promise.reject(unavailable('The service is shutting down'))
     if (key) {
+      const { deduplicated } = this.#options.metrics
       const inFlight = this.#inFlight.get(key)
-      if (inFlight) return inFlight
-      if (this.#options.keys.has(key)) return Promise.resolve()
+      if (inFlight) return inFlight.then(() => deduplicated.inc(measures.length))
+      if (this.#options.keys.has(key)) {
+        deduplicated.inc(measures.length)
+        return Promise.resolve()
+      }
     }
     if (this.#backlog + measures.length > this.#options.maxBacklogRows && this.#backlog > 0) return Promise.reject(new QueueFull())
     this.#backlog += measures.length
@@ -133,7 +139,7 @@ export class Writer {
   }
 
   async #commit(group: Request[]): Promise<void> {
-    const { journal, keys, logger } = this.#options
+    const { journal, keys, logger, metrics } = this.#options
     const now = Date.now()
     const receivedAt = new Date(now).toISOString().slice(0, 23).replace('T', ' ')
     const stored = this.#stored(group)
@@ -142,9 +148,12 @@ export class Writer {
     for (const request of group) for (let end = index + request.measures.length; index < end; index++) text += journalLine(stored[index], receivedAt, request.key)
     const wasEmpty = journal.open === undefined || journal.open.rows === 0
     let segment: Segment
+    const appended = performance.now()
     try {
       segment = await journal.append(text, stored.length)
+      metrics.appendSeconds.observe((performance.now() - appended) / 1000)
     } catch (err) {
+      metrics.appendFailures.inc()
       this.#failure = `writing the journal failed: ${firstLine(err)}`
       logger.error({ err }, 'writing the journal failed')
       this.#backlog -= stored.length
@@ -166,6 +175,7 @@ export class Writer {
       }
     }
     this.#options.acknowledged(segment.name, stored)
+    countByMeasure(stored, metrics.accepted)
     for (const request of group) request.resolve()
     if (segment.rows >= this.#options.maxSegmentRows) {
       const sealed = await journal.seal()
@@ -180,4 +190,11 @@ export class Writer {
     const idOf = (pseudonym: string) => ids.get(pseudonym) ?? ids.set(pseudonym, this.#options.contributorId(pseudonym)).get(pseudonym)!
     return group.flatMap((request) => request.measures.map((measure) => (measure.contributor === '' ? measure : { ...measure, contributor: idOf(measure.contributor) })))
   }
+}
+
+/** Adds the measures of a group to the counter of their measure names (a handful per group, one increment each). */
+function countByMeasure(measures: StoredMeasure[], accepted: Metrics['writes']['accepted']): void {
+  const counts = new Map<string, number>()
+  for (const { measureName } of measures) counts.set(measureName, (counts.get(measureName) ?? 0) + 1)
+  for (const [measure, count] of counts) accepted.inc({ measure }, count)
 }

@@ -1,5 +1,6 @@
 import type { Definitions } from '../definitions/definitions.ts'
-import type { RunOperation } from '../ops/operations.ts'
+import type { Metrics } from '../metrics/metrics.ts'
+import type { RunAny, RunOperation } from '../ops/operations.ts'
 import type { PurgeResult } from './queries.ts'
 
 /**
@@ -10,4 +11,21 @@ export async function purgeMeasures(run: RunOperation, definitions: Definitions,
   const result = await run('purge', { names, before: before.toISOString() })
   definitions.recordPurge(names, new Date())
   return result
+}
+
+/** `run`, with the purges it runs counted (`purges.runs` by outcome, `purges.removed`): the server's retention's and the CLI's through its socket. */
+export function countingPurges(run: RunAny, { runs, removed }: Metrics['purges']): RunAny {
+  return async (name, args) => {
+    if (name !== 'purge') return run(name, args)
+    let result: PurgeResult
+    try {
+      result = (await run(name, args)) as PurgeResult
+    } catch (err) {
+      runs.inc({ outcome: 'failed' })
+      throw err
+    }
+    runs.inc({ outcome: 'ok' })
+    removed.inc(result.reduce((total, entry) => total + entry.removed, 0))
+    return result
+  }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics/metrics.ts'
 import { DAY_MS } from '../dates.ts'
 import type { PurgeResult } from './queries.ts'
 
@@ -9,6 +10,7 @@ export type RetentionOptions = {
   /** Purges every measure's raw measures received before `before`. */
   purge: (before: Date) => Promise<PurgeResult>
   logger: Logger
+  metrics: Metrics['purges']
 }
 
 export type Retention = { stop(): Promise<void> }
@@ -19,7 +21,7 @@ export type Retention = { stop(): Promise<void> }
  * timer is unref'd, so it never keeps the process alive; `stop` waits for a run in progress, so the
  * server closes ClickHouse only after it.
  */
-export function scheduleRetention({ days, intervalMs, purge, logger }: RetentionOptions): Retention {
+export function scheduleRetention({ days, intervalMs, purge, logger, metrics }: RetentionOptions): Retention {
   let running: Promise<void> | undefined
   const runOnce = async () => {
     const before = new Date(Date.now() - days * DAY_MS)
@@ -35,7 +37,9 @@ export function scheduleRetention({ days, intervalMs, purge, logger }: Retention
         },
         'retention purge',
       )
+      metrics.retentionRuns.inc({ outcome: 'ok' })
     } catch (err) {
+      metrics.retentionRuns.inc({ outcome: 'failed' })
       logger.error({ err }, 'retention purge failed')
     }
   }

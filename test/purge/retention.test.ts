@@ -1,35 +1,24 @@
-import { Writable } from 'node:stream'
-import { pino } from 'pino'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { createMetrics } from '../../src/metrics/metrics.ts'
 import { scheduleRetention } from '../../src/purge/retention.ts'
 import { aggregateAnswers, DAY_MS, insertReceived } from '../helpers/answers.ts'
-import { startTestServer } from '../helpers/server.ts'
+import { capturingLogger, startTestServer } from '../helpers/server.ts'
 
 const test = suite('retention')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** A logger whose lines land in `lines`. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = []
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)))
-      done()
-    },
-  })
-  return { logger: pino({ level: 'info', base: undefined, timestamp: false }, stream), lines }
-}
 
 test('purges at start and then on schedule, one run at a time; a failure is logged and the next run retries; stop waits', async () => {
   const { logger, lines } = capturingLogger()
   const cutoffs: number[] = []
   let running = 0
   let overlapped = false
+  const metrics = createMetrics({ backlog: () => 0, backlogLimit: 1 })
   const retention = scheduleRetention({
     days: 90,
     intervalMs: 20,
     logger,
+    metrics: metrics.purges,
     purge: async (before) => {
       overlapped ||= running > 0
       running++
@@ -53,6 +42,8 @@ test('purges at start and then on schedule, one run at a time; a failure is logg
   const done = lines.find((line) => line.msg === 'retention purge')!
   assert.equal(done, { level: 30, msg: 'retention purge', before: new Date(cutoffs[0]).toISOString(), measures: 2, removed: 3, byMeasure: { m: 3 } })
   assert.ok(lines.some((line) => line.msg === 'retention purge failed'))
+  const counted = (await metrics.purges.retentionRuns.get()).values.map(({ labels, value }) => [labels.outcome, value])
+  assert.equal(counted, [['ok', runs - 1], ['failed', 1]])
 })
 
 test('dacc serve with retention.rawDays purges old raw measures on schedule; /aggregate answers stay byte-identical', async () => {
