@@ -42,9 +42,12 @@ export function definitionsCommands(): CAC {
         const data = options.purgeData ? await run('deleteData', { name }) : undefined
         const wildcards = await wildcardsOf(store)
         const sets = wildcards.list(name)
+        const { createImportRecords } = await import('../import/records.ts')
         store.db.transaction(() => {
           definitions.delete(name)
           for (const set of sets) wildcards.remove(name, set.groups)
+          // Its data gone, an import of the original brings it whole again.
+          if (data) createImportRecords(store).forget(name)
         })()
         const outcome = data
           ? `${plural(data.rawMeasures, 'raw measure')} and the aggregates of ${plural(data.aggregatedMeasures, 'measure')} deleted`

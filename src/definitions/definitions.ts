@@ -53,7 +53,11 @@ export function createDefinitions(store: Store) {
      * an invalid file changes nothing. Returns the names inserted and updated.
      */
     insertFile(file: string): { inserted: string[]; updated: string[] } {
-      const definitions = parseDefinitionsFile(file)
+      return this.upsert(parseDefinitionsFile(file))
+    },
+
+    /** Upserts definitions already validated (checkDefinitions) by name, in one transaction. */
+    upsert(definitions: Definition[]): { inserted: string[]; updated: string[] } {
       const known = byName()
       const result = { inserted: [] as string[], updated: [] as string[] }
       const now = new Date().toISOString()
@@ -78,6 +82,14 @@ export function parseDefinitionsFile(file: string): Definition[] {
   } catch (err) {
     throw new UsageError(`cannot read definitions file ${file}: ${firstLine(err)}`)
   }
+  return checkDefinitions(data, `definitions file ${file}`)
+}
+
+/**
+ * The definitions of `data` (the file format, `{"definitions": [...]}`), validated whole, defaults
+ * applied; else the first fault, naming the entry and field, with `source` (what they come from).
+ */
+export function checkDefinitions(data: unknown, source: string): Definition[] {
   if (!validateFile(data)) {
     const error = validateFile.errors![0]
     const [, , index, field] = error.instancePath.split('/')
@@ -88,15 +100,15 @@ export function parseDefinitionsFile(file: string): Definition[] {
       : error.keyword === 'required'
         ? `missing field ${(error.params as { missingProperty: string }).missingProperty}`
         : `${field ?? 'definitions'} ${error.message}`
-    throw new UsageError(`invalid definitions file ${file}: ${where}: ${about}`)
+    throw new UsageError(`invalid ${source}: ${where}: ${about}`)
   }
   const seen = new Set<string>()
   for (const [index, definition] of data.definitions.entries()) {
     if (seen.has(definition.name)) {
-      throw new UsageError(`invalid definitions file ${file}: definition #${index + 1} ("${definition.name}"): name is used twice`)
+      throw new UsageError(`invalid ${source}: definition #${index + 1} ("${definition.name}"): name is used twice`)
     }
     if (definition.noise && definition.noise.valueMin > definition.noise.valueMax) {
-      throw new UsageError(`invalid definitions file ${file}: definition #${index + 1} ("${definition.name}"): noise valueMin must not exceed valueMax`)
+      throw new UsageError(`invalid ${source}: definition #${index + 1} ("${definition.name}"): noise valueMin must not exceed valueMax`)
     }
     seen.add(definition.name)
   }

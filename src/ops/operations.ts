@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
 import { migrate } from '../clickhouse/migrate.ts'
 import { mirrorDefinitions, type MirrorSource } from '../definitions/mirror.ts'
+import { clearImportedBuckets, importedRawIds, importTargetState, insertImportedBuckets, insertImportedRaw } from '../import/queries.ts'
 import { deleteMeasureData, purgeRawMeasures, rawCounts } from '../purge/queries.ts'
 import { exportData } from '../transfer/transfer.ts'
 import { readOnlyQuery } from './sql.ts'
@@ -27,6 +28,21 @@ export const OPERATIONS = {
   mirrorDefinitions: ({ client }: OperationContext, source: MirrorSource) => mirrorDefinitions(client, source),
   /** `dir`: absolute, since a running server may write it on the CLI's behalf. */
   export: ({ client }: OperationContext, { dir }: { dir: string }) => exportData(client, dir),
+  // dacc import-original (src/import/): each writing one names its `measure`, whose cached answers a server forgets.
+  importTargetState: ({ client }: OperationContext, { names }: { names: string[] }) => importTargetState(client, names),
+  importedRawIds: ({ client }: OperationContext, { measure, above }: { measure: string; above: number }) => importedRawIds(client, measure, above),
+  clearImportedBuckets: ({ client, cluster }: OperationContext, { measure }: { measure: string }) => clearImportedBuckets(client, measure, cluster),
+  /** `rows`: JSONCompactEachRow text (src/import/mapping.ts). */
+  insertImportedBuckets: ({ client }: OperationContext, { rows }: { measure: string; rows: string }) => insertImportedBuckets(client, rows),
+  insertImportedRaw: ({ client }: OperationContext, { rows, ids }: { measure: string; rows: string; ids: number[] }) => insertImportedRaw(client, rows, ids),
+}
+
+/** The operations that change a measure's aggregates other than by loading measures, and which measure. */
+export const CHANGED_MEASURE: Partial<Record<OperationName, (args: unknown) => string>> = {
+  deleteData: (args) => (args as { name: string }).name,
+  clearImportedBuckets: (args) => (args as { measure: string }).measure,
+  insertImportedBuckets: (args) => (args as { measure: string }).measure,
+  insertImportedRaw: (args) => (args as { measure: string }).measure,
 }
 
 type Operations = typeof OPERATIONS

@@ -57,7 +57,8 @@ export type DeletedData = { rawMeasures: number; aggregatedMeasures: number }
 
 /**
  * Deletes all ClickHouse holds of one measure (`dacc definitions delete --purge-data`): its raw
- * measures, as a purge of everything received so far, and its aggregate states. Those go through
+ * measures, as a purge of everything received so far, its aggregate states and the buckets imported
+ * from the original service (clickhouse/0007). Those go through
  * a mutation (ALTER TABLE ... DELETE) rather than a lightweight DELETE: removing a whole measure is
  * rare and final, and a mutation rewrites the parts now, freeing the space, where a lightweight
  * delete only masks the rows until merges. mutations_sync = 2 returns once every replica applied
@@ -65,11 +66,17 @@ export type DeletedData = { rawMeasures: number; aggregatedMeasures: number }
  * of the session.
  */
 export async function deleteMeasureData(client: Queries, name: string, cluster = ''): Promise<DeletedData> {
-  const [aggregated] = await rows<{ n: number }>(client, 'SELECT sum(count) AS n FROM aggregates WHERE measure_name = {name:String}', { name })
+  const [aggregated] = await rows<{ n: number }>(
+    client,
+    `SELECT (SELECT sum(count) FROM aggregates WHERE measure_name = {name:String}) + (SELECT sum(count) FROM imported_aggregates FINAL WHERE measure_name = {name:String}) AS n`,
+    { name },
+  )
   const [raw] = await purgeRawMeasures(client, [name], new Date(), cluster)
-  await client.command({
-    query: `ALTER TABLE ${localTarget('aggregates', cluster)} DELETE WHERE measure_name = {name:String} SETTINGS mutations_sync = 2`,
-    query_params: { name },
-  })
+  for (const table of ['aggregates', 'imported_aggregates']) {
+    await client.command({
+      query: `ALTER TABLE ${localTarget(table, cluster)} DELETE WHERE measure_name = {name:String} SETTINGS mutations_sync = 2`,
+      query_params: { name },
+    })
+  }
   return { rawMeasures: raw.removed, aggregatedMeasures: aggregated.n }
 }

@@ -48,4 +48,21 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (measure_name, groups)
   );
   `,
+  `
+  -- Tokens imported from the original service (dacc import-original): its producers keep sending
+  -- them as they were, plain strings rather than JWTs. Such a row keeps the hex SHA-256 of its token
+  -- (never the token) to recognise it; NULL for the JWTs issued here.
+  ALTER TABLE tokens ADD COLUMN hash TEXT;
+  CREATE UNIQUE INDEX tokens_by_hash ON tokens (hash) WHERE hash IS NOT NULL;
+
+  -- What dacc import-original did per measure, so that running it again imports only what is new
+  -- (src/import/records.ts).
+  CREATE TABLE original_imports (
+    measure_name       TEXT PRIMARY KEY,
+    aggregated_through TEXT,              -- the original's last_aggregated_measure_date when its aggregation rows were imported: its raw measures received later are counted here; NULL: none aggregated
+    buckets_done_at    TEXT,              -- when its aggregation rows were all imported (ISO-8601); NULL until then
+    raw_mark           INTEGER NOT NULL,  -- its raw_measure rows with an id up to this one are imported
+    updated_at         TEXT NOT NULL
+  );
+  `,
 ]

@@ -20,6 +20,12 @@ const VERIFIED_CACHE_SIZE = 10_000
  * Tokens are JWTs signed with the deployment's key: the server verifies them from memory.
  * Each one has a row in SQLite (never the token itself) so that the CLI can list and revoke it;
  * the server's copy of the valid ids is reloaded as soon as the store changes.
+ *
+ * Tokens of the original service (plain random strings its producers keep sending, imported by
+ * dacc import-original) are kept as the SHA-256 of the token: a fast hash is enough for random
+ * tokens of that length (a UUID's 122 bits cannot be searched), and lets a request's token be
+ * found by its hash. They carry both scopes, as every token of the original could write and read,
+ * and are listed and revoked like the others.
  */
 export function createTokens(store: Store, configuredKey: string) {
   const key = new TextEncoder().encode(configuredKey || storedSecret(store, 'signing_key'))
@@ -30,7 +36,12 @@ export function createTokens(store: Store, configuredKey: string) {
   const revokeOrg = db.prepare('UPDATE tokens SET revoked_at = ? WHERE org = ? AND revoked_at IS NULL')
   const deleteOrgRow = db.prepare('DELETE FROM orgs WHERE name = ?')
   const listByOrg = db.prepare('SELECT * FROM tokens WHERE org = ? ORDER BY created_at, id')
+  const insertAdopted = db.prepare('INSERT OR IGNORE INTO tokens (id, org, scopes, created_at, hash) VALUES (?, ?, ?, ?, ?)')
   const activeIds = cached(store, () => new Set(db.prepare('SELECT id FROM tokens WHERE revoked_at IS NULL').pluck().all() as string[]))
+  const adoptedByHash = cached(store, () => {
+    const rows = db.prepare('SELECT id, org, scopes, hash FROM tokens WHERE hash IS NOT NULL AND revoked_at IS NULL').all() as { id: string; org: string; scopes: string; hash: string }[]
+    return new Map(rows.map((row) => [row.hash, { org: row.org, tokenId: row.id, scopes: row.scopes.split(' ') as Scope[] }]))
+  })
   const verified = new Map<string, { claims: Claims; exp?: number }>()
 
   async function issue(org: string, scopes: Scope[], expiresInDays?: number): Promise<string> {
@@ -83,6 +94,23 @@ export function createTokens(store: Store, configuredKey: string) {
       return issue(org, current?.scopes ?? [...SCOPES], expiresInDays)
     },
 
+    /**
+     * Keeps a token of the original service (`dacc import-original`) as its hash, with both scopes,
+     * for `org`. False when it is known already: imported before, whether still valid or revoked
+     * since (an import run again never brings a revoked token back).
+     */
+    adopt(org: string, token: string): boolean {
+      const hash = sha256(token)
+      const now = new Date().toISOString()
+      const adopted = db.transaction(() => {
+        if (insertAdopted.run(`original-${hash.slice(0, 12)}`, org, SCOPES.join(' '), now, hash).changes === 0) return false
+        insertOrg.run(org, now)
+        return true
+      })()
+      if (adopted) store.touch()
+      return adopted
+    },
+
     deleteOrg(org: string): number {
       requireOrg(org)
       const revoked = db.transaction(() => {
@@ -103,8 +131,11 @@ export function createTokens(store: Store, configuredKey: string) {
           if (typeof payload.org !== 'string' || typeof payload.jti !== 'string' || typeof payload.scope !== 'string') return null
           entry = { claims: { org: payload.org, tokenId: payload.jti, scopes: payload.scope.split(' ') as Scope[] }, exp: payload.exp }
         } catch (err) {
-          if (err instanceof joseErrors.JOSEError) return null
-          throw err
+          if (!(err instanceof joseErrors.JOSEError)) throw err
+          // Not one of ours: maybe a token of the original service, known by its hash.
+          const claims = adoptedByHash().get(sha256(token))
+          if (!claims) return null
+          entry = { claims }
         }
         if (verified.size >= VERIFIED_CACHE_SIZE) verified.clear()
         verified.set(token, entry)
@@ -116,3 +147,5 @@ export function createTokens(store: Store, configuredKey: string) {
 }
 
 export type Tokens = ReturnType<typeof createTokens>
+
+const sha256 = (token: string) => crypto.createHash('sha256').update(token).digest('hex')

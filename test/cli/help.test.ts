@@ -9,6 +9,7 @@ test('every operations command has --help, exit code 0', async () => {
   const commands = [
     ['purge'], ['purge', 'measure'], ['purge', 'all-measures'], ['definitions'], ['definitions', 'list'], ['definitions', 'delete'],
     ['wildcard'], ['wildcard', 'list'], ['compute-wildcard-aggregate'], ['sql'], ['migrate'],
+    ['import-original'], ['compute-aggregation'], ['compute-all-aggregations'], ['create-filtered-aggregation-view'], ['update-filtered-aggregation-view'],
   ]
   for (const command of commands) {
     const { code, stdout, stderr } = await runCli([...command, '--help'], env)

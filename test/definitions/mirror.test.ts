@@ -81,6 +81,30 @@ test('the view gives exactly the rows and values of /aggregate', async (context)
   }
 })
 
+test('buckets imported from the original are in the view as /aggregate answers them: as stored, merged, duplicates apart', async (context) => {
+  const { server, token } = context
+  const name = 'imported-buckets'
+  server.define({ name, group1Key: 'device', aggregationThreshold: 2, accessApp: true, withQuartiles: true })
+  await mirror(server)
+  // Final statistics of {1, 2, 3, 10}, a second row of that key (the original's defect), one under the threshold, {1, 2, 3}.
+  await server.deps.clickhouse.client.command({
+    query: `INSERT INTO imported_aggregates (measure_name, start_date, created_by, group1, group2, group3, duplicate, count, count_not_zero, sum, min, max, avg, std, first_quartile, median, third_quartile, imported_at)
+            VALUES ('${name}', '2022-01-01 00:00:00', 'app', 'phone', '', '', 0, 4, 4, 16, 1, 10, 4, 4.08, 1.75, 2.5, 4.75, now64(3)),
+                   ('${name}', '2022-01-01 00:00:00', 'app', 'phone', '', '', 1, 2, 2, 10, 4, 6, 5, 1.41, 4.5, 5, 5.5, now64(3)),
+                   ('${name}', '2022-01-01 00:00:00', 'app', 'tablet', '', '', 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, now64(3)),
+                   ('${name}', '2022-01-02 00:00:00', 'app', 'phone', '', '', 0, 3, 3, 6, 1, 3, 2, 1, 1.5, 2, 2.5, now64(3))`,
+  })
+  // New measures: into an imported bucket (merged), and into a bucket of their own (states alone).
+  const measures = [5, 7, 0].flatMap((value) => ['2022-01-02', '2022-01-03'].map((startDate) => ({ measureName: name, value, startDate, createdBy: 'app', group1: { device: 'phone' } })))
+  assert.is((await server.post('/measures', measures, token)).status, 201)
+  const sorted = (rows: unknown[]) => rows.map((row) => JSON.stringify(row)).sort()
+  const api = (await fromApi(context, name)) as unknown[]
+  assert.is(api.length, 4)
+  assert.equal(sorted(await fromView(server, name)), sorted(api))
+  server.deps.definitions.delete(name)
+  await mirror(server)
+})
+
 test('definitions not readable through the API, or whose answers the view cannot reproduce, are absent', async ({ server }) => {
   assert.equal(await fromView(server, 'private'), [])
   assert.equal(await fromView(server, 'noisy'), [])
