@@ -9,9 +9,14 @@
 -- Other inserts without a token are deduplicated by their data within that window, as on any
 -- Replicated table: an INSERT repeating an identical block is dropped (insert_deduplicate = 0,
 -- or a token, inserts it anyway).
-ALTER TABLE raw_measures MODIFY SETTING non_replicated_deduplication_window = 1000;
+--
+-- fsync_after_insert: a segment is removed from the journal once ClickHouse holds it, so its parts
+-- must be on disk by then for a power cut not to lose them (ClickHouse does not fsync by default;
+-- loads come once a second, so this costs a few fsyncs a second). Merged parts need nothing more:
+-- ClickHouse keeps the parts they replace for old_parts_lifetime for that very reason.
+ALTER TABLE raw_measures MODIFY SETTING non_replicated_deduplication_window = 1000, fsync_after_insert = 1, fsync_part_directory = 1;
 
-ALTER TABLE aggregates MODIFY SETTING non_replicated_deduplication_window = 1000;
+ALTER TABLE aggregates MODIFY SETTING non_replicated_deduplication_window = 1000, fsync_after_insert = 1, fsync_part_directory = 1;
 
 -- Idempotency keys are now looked up in the journal's own index (src/measures/keys.ts), not among
 -- raw rows: the raw rows keep their key (for audit), without an index that every insert fed.

@@ -2,6 +2,7 @@ import type { CAC } from 'cac'
 import { commands, mirrorToClickHouse, withStoreAndClickHouse, type GlobalOptions } from './cli/common.ts'
 import { definitionsCommands } from './cli/definitions.ts'
 import { purgeCommands } from './cli/purge.ts'
+import { addOriginalCommands } from './cli/original.ts'
 import { addSqlCommand } from './cli/sql.ts'
 import { tokenCommands } from './cli/tokens.ts'
 import { addTransferCommands } from './cli/transfer.ts'
@@ -61,6 +62,7 @@ function topLevel(): CAC {
   addComputeWildcardAggregate(cli)
   addSqlCommand(cli)
   addTransferCommands(cli)
+  addOriginalCommands(cli)
   cli.command('token <command>', 'Manage tokens: dacc token create|get|update|delete-org <org> (see dacc token --help)')
   cli.command('purge <command>', 'Purge old raw measures, aggregates unchanged: dacc purge measure <name> | all-measures [-d DAYS] (see dacc purge --help)')
   cli.command('definitions <command>', 'Measure definitions: dacc definitions list | delete <name> [--purge-data] (see dacc definitions --help)')
@@ -73,6 +75,9 @@ function topLevel(): CAC {
 const GROUPS: Record<string, () => CAC> = { token: tokenCommands, purge: purgeCommands, definitions: definitionsCommands, wildcard: wildcardCommands }
 
 export async function main(argv: string[]): Promise<void> {
+  // Whatever the caller's umask: files this process creates (the stores, the journal, exports)
+  // are its owner's alone; the data directory holds the token signing key.
+  process.umask(0o077)
   const [node, script, first, ...rest] = argv
   const group = first !== undefined ? GROUPS[first] : undefined
   const cli = group ? group() : topLevel()
@@ -90,7 +95,8 @@ export async function main(argv: string[]): Promise<void> {
     await cli.runMatchedCommand()
   } catch (err) {
     console.error(`Error: ${describe(err).trim()}`)
-    process.exitCode = 1
+    // At once: a failed start (a port in use, say) must not linger on what it could not release.
+    process.exit(1)
   }
 }
 

@@ -1,6 +1,6 @@
 // YYYY-MM-DD, optionally followed by a time (T or space), optional seconds and fraction, and an
 // optional offset. The offset is ignored: startDate is a wall-clock bucket, as in the original.
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(?:Z|[+-](\d{2})(?::?(\d{2}))?)?)?$/
 
 export const DAY_MS = 86_400_000
 
@@ -44,8 +44,10 @@ function parse(value: string): string | null {
 function calendarDate(value: string): string | null {
   const match = ISO.exec(value)
   if (!match) return null
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map((part) => (part === undefined ? 0 : Number(part)))
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = match.slice(1, 9).map((part) => (part === undefined ? 0 : Number(part)))
   if (hour > 23 || minute > 59 || second > 59) return null
+  // An offset is ignored, but must be one ISO 8601 allows: from -14:00 to +14:00.
+  if (offsetMinutes > 59 || offsetHours * 60 + offsetMinutes > 14 * 60) return null
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second))
   date.setUTCFullYear(year) // Date.UTC maps years 0 to 99 to 1900 to 1999
   if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return null

@@ -4,10 +4,10 @@
 // acknowledged <= counted by /aggregate <= sent; at the end, every key counted exactly once, in
 // raw_measures and in aggregates, and raw and aggregates agree for the unkeyed measure.
 // `npm run chaos [-- --rounds N --seconds S]` runs it long; test/measures/chaos.test.ts briefly.
-import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { openClickHouse } from '../src/clickhouse/client.ts'
 import { loadConfig } from '../src/config.ts'
+import { freePort } from './helpers/ports.ts'
 import { preparedDataDir, serveProcess, type ServeProcess } from './helpers/server.ts'
 import { prng } from './helpers/random.ts'
 
@@ -132,16 +132,6 @@ export async function runChaos({ rounds, seconds, producers, seed, log = () => {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-    server.once('error', reject)
-  })
-}
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const option = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback)

@@ -31,8 +31,8 @@ export async function withStore<T>(options: GlobalOptions, fn: (store: Store, co
 }
 
 /** withStore, and a way to run ClickHouse operations: through a running server, or directly (ops/run.ts). */
-export function withStoreAndClickHouse<T>(options: GlobalOptions, fn: (store: Store, run: RunOperation) => Promise<T>): Promise<T> {
-  return withStore(options, async (store, config) => (await import('../ops/run.ts')).withOperations(config, (run) => fn(store, run)))
+export function withStoreAndClickHouse<T>(options: GlobalOptions, fn: (store: Store, run: RunOperation, config: Config) => Promise<T>): Promise<T> {
+  return withStore(options, async (store, config) => (await import('../ops/run.ts')).withOperations(config, (run) => fn(store, run, config)))
 }
 
 /** The store's definitions (ajv compiles the definitions file schema when that module loads). */
@@ -66,11 +66,11 @@ export function definitionOf(definitions: Definitions, name: string): Definition
   return definition
 }
 
-/** A positive whole number given to `option`, at most `max` (by default a century of days). */
-export function positive(option: string, value: unknown, max = 36_500): number {
-  const number = Number(value)
-  if (!Number.isSafeInteger(number) || number <= 0 || number > max) {
-    throw new UsageError(`${option} must be a whole number from 1 to ${max}, got: ${value}`)
+/** A whole number given to `option`, from `min` to `max` (by default 1 to a century of days). */
+export function wholeNumber(option: string, value: unknown, { min = 1, max = 36_500 } = {}): number {
+  const number = typeof value === 'string' && value.trim() === '' ? Number.NaN : Number(value)
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new UsageError(`${option} must be a whole number from ${min} to ${max}, got: ${value}`)
   }
   return number
 }

@@ -1,7 +1,7 @@
 import type { CAC } from 'cac'
 import { DAY_MS } from '../dates.ts'
 import type { Definitions } from '../definitions/definitions.ts'
-import { commands, definitionOf, definitionsOf, plural, positive, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
+import { commands, definitionOf, definitionsOf, plural, wholeNumber, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 
 type PurgeOptions = GlobalOptions & { days: unknown }
 
@@ -11,7 +11,8 @@ const DAYS_OPTION = ['-d, --days <days>', 'purge raw measures received more than
 export function purgeCommands(): CAC {
   const cli = commands('dacc purge')
   const purge = async (options: PurgeOptions, namesOf: (definitions: Definitions) => string[]) => {
-    const days = positive('--days', options.days)
+    // 0: everything received up to now, as the original allowed (ops scripts use it).
+    const days = wholeNumber('--days', options.days, { min: 0 })
     await withStoreAndClickHouse(options, async (store, run) => {
       const definitions = await definitionsOf(store)
       const { purgeMeasures } = await import('../purge/purge.ts')

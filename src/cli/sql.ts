@@ -1,6 +1,6 @@
 import type { CAC } from 'cac'
 import { UsageError } from '../errors.ts'
-import { loadConfigOf, plural, positive, type GlobalOptions } from './common.ts'
+import { loadConfigOf, plural, wholeNumber, type GlobalOptions } from './common.ts'
 import { formatTable } from './table.ts'
 
 type SqlOptions = GlobalOptions & { format: unknown; maxRows: unknown }
@@ -14,7 +14,7 @@ export function addSqlCommand(cli: CAC): void {
     .action(async (query: string, options: SqlOptions) => {
       const format = String(options.format)
       if (format !== 'table' && format !== 'json') throw new UsageError(`--format must be table or json, got: ${format}`)
-      const maxRows = positive('--max-rows', options.maxRows, 1_000_000)
+      const maxRows = wholeNumber('--max-rows', options.maxRows, { max: 1_000_000 })
       const { withOperations } = await import('../ops/run.ts')
       const { columns, rows } = await withOperations(await loadConfigOf(options), (run) => run('sql', { query, maxRows }))
       if (format === 'json') {

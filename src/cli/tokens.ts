@@ -1,7 +1,7 @@
 import type { CAC } from 'cac'
 import { UsageError } from '../errors.ts'
 import { SCOPES, type Scope } from '../tokens/scopes.ts'
-import { commands, plural, positive, withStore, type GlobalOptions } from './common.ts'
+import { commands, plural, wholeNumber, withStore, type GlobalOptions } from './common.ts'
 
 type TokenOptions = GlobalOptions & { scopes: string; expiresInDays?: string }
 
@@ -14,7 +14,7 @@ const scopesOf = (value: unknown): Scope[] => {
   return scopes as Scope[]
 }
 
-const daysOf = (value: unknown): number | undefined => (value === undefined ? undefined : positive('--expires-in-days', value))
+const daysOf = (value: unknown): number | undefined => (value === undefined ? undefined : wholeNumber('--expires-in-days', value))
 
 /** The tokens of the SQLite store (jose, loaded only by the commands that sign). */
 const tokensOf = async (store: Parameters<Parameters<typeof withStore>[1]>[0], signingKey: string) =>

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
+import Database from 'better-sqlite3'
 import type { Config } from '../config.ts'
 import { firstLine, UsageError } from '../errors.ts'
 
@@ -73,22 +74,60 @@ async function openEmbedded(dir: string, database: string): Promise<ClickHouse> 
     throw new ClickHouseUnavailable('the embedded ClickHouse (npm package chdb) is not installed: install it or set clickhouse.url')
   }
   fs.mkdirSync(dir, { recursive: true })
+  const unlock = lockDirectory(dir)
   try {
     // chdb ships its own copy of @clickhouse/client-common's types: same shape, distinct declarations.
     const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
-    const client = createClient({ connection, clickhouse_settings: settings })
+    const client = createClient({ connection, clickhouse_settings: settings, log: QUIET })
     // chdb ignores the client's `database` option; the engine is one session per process, so a
     // USE here applies to every later query of this client.
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
     await client.command({ query: `USE ${database}` })
-    return { client, mode: 'embedded', version: await readVersion(client), close: () => client.close() }
+    return { client, mode: 'embedded', version: await readVersion(client), close: () => client.close().finally(unlock) }
   } catch (err) {
-    if ((err as { code?: string }).code === 'CHDB_CONNECTION') {
-      throw new ClickHouseUnavailable(
-        `the embedded ClickHouse data directory ${dir} is in use by another process (a running dacc serve?)`,
-      )
-    }
+    unlock()
+    if ((err as { code?: string }).code === 'CHDB_CONNECTION') throw inUse(dir)
     throw err
+  }
+}
+
+const inUse = (dir: string) => new ClickHouseUnavailable(`the embedded ClickHouse data directory ${dir} is in use by another process (a running dacc serve?)`)
+
+/** The client's own log lines (a request that failed, with its arguments) would come before DACC's one line about it. */
+const QUIET = { level: ClickHouseLogLevel.OFF }
+
+/** The directories this process has the embedded engine open in: every session shares the lock. */
+const locked = new Map<string, { lock: Database.Database; sessions: number }>()
+
+/**
+ * An exclusive lock on an embedded data directory, held while this process has the engine open
+ * there. The engine locks it too, but a second process would hear it from the engine's own
+ * message on stderr before DACC's: this lock is taken first, to say it in one line. It is
+ * SQLite's (fcntl), which the system releases with the process however it ends. Returns the unlock.
+ */
+function lockDirectory(dir: string): () => void {
+  let entry = locked.get(dir)
+  if (!entry) {
+    const lock = new Database(path.join(dir, 'dacc.lock'))
+    try {
+      lock.pragma('locking_mode = EXCLUSIVE')
+      lock.exec('BEGIN EXCLUSIVE; COMMIT') // in exclusive locking mode, the lock stays held
+    } catch (err) {
+      lock.close()
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') throw inUse(dir)
+      throw err
+    }
+    locked.set(dir, (entry = { lock, sessions: 0 }))
+  }
+  entry.sessions++
+  const held = entry
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    if (--held.sessions > 0) return
+    held.lock.close()
+    locked.delete(dir)
   }
 }
 
@@ -100,7 +139,7 @@ async function openServer(options: Config['clickhouse']): Promise<ClickHouse> {
     request_timeout: options.requestTimeoutMs,
   }
   // No settings until the version is known: a server too old to know them answers only "Unknown setting".
-  const bootstrap = createClient(connection)
+  const bootstrap = createClient({ ...connection, log: QUIET })
   let version: string
   try {
     version = await reaching(options.url, readVersion(bootstrap))
@@ -114,6 +153,7 @@ async function openServer(options: Config['clickhouse']): Promise<ClickHouse> {
   }
   const client = createClient({
     ...connection,
+    log: QUIET,
     database: options.database,
     clickhouse_settings: options.cluster ? { ...settings, ...clusterSettings } : settings,
   })

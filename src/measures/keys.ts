@@ -32,7 +32,9 @@ export class IdempotencyKeys {
 
   static open(dir: string, windowSeconds: number): IdempotencyKeys {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
-    const db = new Database(path.join(dir, 'keys.sqlite'))
+    const file = path.join(dir, 'keys.sqlite')
+    const db = new Database(file)
+    fs.chmodSync(file, 0o600)
     try {
       db.pragma('locking_mode = EXCLUSIVE')
       db.pragma('journal_mode = WAL')

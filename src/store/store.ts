@@ -19,9 +19,24 @@ export type Store = {
   close(): void
 }
 
+/**
+ * Makes `dir` private to its owner (0700), creating it if needed: it holds the token signing key
+ * and the privacy secret (in the store) and every measure. True when an existing directory was
+ * open to others and has been tightened.
+ */
+export function privateDirectory(dir: string): boolean {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  if ((fs.statSync(dir).mode & 0o077) === 0) return false
+  fs.chmodSync(dir, 0o700)
+  return true
+}
+
 export function openStore(dataDir: string): Store {
-  fs.mkdirSync(dataDir, { recursive: true })
-  const db = new Database(path.join(dataDir, 'dacc.sqlite'))
+  privateDirectory(dataDir)
+  const file = path.join(dataDir, 'dacc.sqlite')
+  const db = new Database(file)
+  // SQLite gives its -wal and -shm files the database file's mode.
+  fs.chmodSync(file, 0o600)
   db.pragma('journal_mode = WAL')
   db.pragma('busy_timeout = 5000')
   db.pragma('foreign_keys = ON')

@@ -62,8 +62,8 @@ test('bad arguments: one line on stderr, non-zero exit, nothing purged', async (
   const counts = await rawCounts(server)
   const cases: [string[], RegExp][] = [
     [['purge', 'measure', 'nope'], /^Error: No measure definition found for: nope\n$/],
-    [['purge', 'measure', 'purged', '-d', '0'], /^Error: --days must be a whole number from 1 to 36500, got: 0\n$/],
-    [['purge', 'all-measures', '--days', 'soon'], /^Error: --days must be a whole number from 1 to 36500, got: soon\n$/],
+    [['purge', 'measure', 'purged', '--days=-1'], /^Error: --days must be a whole number from 0 to 36500, got: -1\n$/],
+    [['purge', 'all-measures', '--days', 'soon'], /^Error: --days must be a whole number from 0 to 36500, got: soon\n$/],
     [['purge', 'measure'], /^Error: missing required args for command `measure <name>`\n$/],
     [['purge', 'everything'], /^Error: unknown command: purge everything \(see dacc purge --help\)\n$/],
     [['purge'], /^Error: a command is needed \(see dacc purge --help\)\n$/],
@@ -75,6 +75,16 @@ test('bad arguments: one line on stderr, non-zero exit, nothing purged', async (
     assert.match(stderr, message)
   }
   assert.equal(await rawCounts(server), counts)
+})
+
+test('-d 0 purges everything received up to now, as the original allowed; answers unchanged', async ({ server, env }) => {
+  const before = await aggregateAnswers(server, 'purged')
+  const { code, stdout, stderr } = await runCli(['purge', 'measure', 'purged', '-d', '0'], env)
+  assert.is(stderr, '')
+  assert.is(code, 0)
+  assert.match(stdout, /^Purged purged: 20 raw measures received before \S+\n$/)
+  assert.equal(await rawCounts(server), {})
+  assert.equal(await aggregateAnswers(server, 'purged'), before)
 })
 
 test.run()

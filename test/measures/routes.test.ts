@@ -53,7 +53,7 @@ test('a measure with three groups is stored and aggregated', async ({ server, to
 })
 
 test('a measure of a definition without groups, a numeric string value and a date-time', async ({ server, token }) => {
-  const response = await server.post('/measure', { measureName: 'profile-count', value: '42.5', startDate: '2021-07-01T10:20:30+02:00' }, token)
+  const response = await server.post('/measure', { measureName: 'profile-count', value: '42.5', startDate: '2021-07-01T10:20:30+14:00' }, token)
   assert.is(response.status, 201)
   const rows = await server.query("SELECT start_date, value, created_by, group1 FROM raw_measures WHERE measure_name = 'profile-count'")
   // The offset is ignored: startDate is a wall-clock bucket, kept to the second.
@@ -81,11 +81,19 @@ test('each invalid measure gets the original message, in the original order', as
     [{ measureName: 'profile-count', value: 1, startDate: '2022-13-01' }, 'startDate type is incorrect, it must be a date'],
     [{ measureName: 'profile-count', value: 1, startDate: '2022-02-30' }, 'startDate type is incorrect, it must be a date'],
     [{ measureName: 'profile-count', value: 1, startDate: 20220101 }, 'startDate type is incorrect, it must be a date'],
+    // ISO 8601 offsets go from -14:00 to +14:00.
+    [{ measureName: 'profile-count', value: 1, startDate: '2024-09-01T10:00:00+99:00' }, 'startDate type is incorrect, it must be a date'],
+    [{ measureName: 'profile-count', value: 1, startDate: '2024-09-01T10:00:00-14:01' }, 'startDate type is incorrect, it must be a date'],
+    [{ measureName: 'profile-count', value: 1, startDate: '2024-09-01T10:00:00+05:60' }, 'startDate type is incorrect, it must be a date'],
     [{ measureName: 'connection-count-daily', value: 1, startDate: '2022-01-01', group1: ['dummy'] }, 'groups format is incorrect'],
     [{ measureName: 'connection-count-daily', value: 1, startDate: '2022-01-01', group1: { a: 1, b: 2 } }, 'groups format is incorrect'],
     [{ measureName: 'connection-count-daily', value: 1, startDate: '2022-01-01', group1: { device: {} } }, 'groups format is incorrect'],
     [{ measureName: 'connection-count-daily', value: 1, startDate: '2022-01-01', group1: { dummy: 'x' } }, 'Group1 key does not match measure definition: dummy'],
     [{ measureName: 'connection-count-daily', value: 1, startDate: '2022-01-01' }, 'Group1 key does not match measure definition: None'],
+    // A group present but not an object with a key: the original's "format" message, even null; only an absent one reads None.
+    [{ measureName: 'connection-count-daily', value: 1, startDate: '2022-01-01', group1: null }, 'groups format is incorrect'],
+    [{ measureName: 'connection-count-daily', value: 1, startDate: '2022-01-01', group1: 'desktop' }, 'groups format is incorrect'],
+    [{ measureName: 'connection-count-daily', value: 1, startDate: '2022-01-01', group1: {} }, 'groups format is incorrect'],
     [
       { measureName: 'connection-count-daily', value: 1, startDate: '2022-01-01', group1: { device: 'x' }, group2: { dummy: 'x' } },
       'Group2 key does not match measure definition: dummy',
