@@ -17,11 +17,13 @@ convict.addFormat({
 })
 
 /** A whole number within [min, max]: convict's `nat` would let a 0 through where it means nothing. */
-const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: unknown) => {
-  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
-    throw new Error(`must be a whole number from ${min} to ${max}`)
+const wholeNumber =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (value: unknown) => {
+    if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+      throw new Error(`must be a whole number from ${min} to ${max}`)
+    }
   }
-}
 
 // Every key is documented here and in config-template.yml (a test keeps them in step);
 // every key has its DACC_... environment override.
@@ -56,6 +58,20 @@ const schema = {
       format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
       default: 'info',
       env: 'DACC_LOG_LEVEL',
+    },
+  },
+  metrics: {
+    host: {
+      doc: "Address the metrics listener (GET /metrics, Prometheus text format) listens on; keep it on the operators' network, never the public one",
+      format: String,
+      default: '127.0.0.1',
+      env: 'DACC_METRICS_HOST',
+    },
+    port: {
+      doc: "Port of the metrics listener, never the API's; 0: no metrics listener",
+      format: 'port',
+      default: 9464,
+      env: 'DACC_METRICS_PORT',
     },
   },
   clickhouse: {
@@ -205,7 +221,15 @@ export type Config = {
   port: number
   bodyLimit: string
   log: { level: string }
-  clickhouse: { url: string; user: string; password: string; database: string; requestTimeoutMs: number; cluster: string }
+  metrics: { host: string; port: number }
+  clickhouse: {
+    url: string
+    user: string
+    password: string
+    database: string
+    requestTimeoutMs: number
+    cluster: string
+  }
   aggregate: { maxStalenessMs: number; cacheMb: number }
   retention: { rawDays: number; intervalMs: number }
   auth: { signingKey: string }
@@ -254,6 +278,11 @@ export function loadConfig({ file, overrides, env = process.env }: LoadOptions =
   }
   if (result.privacy.secret && result.privacy.secret.length < 32) {
     throw new ConfigError('invalid configuration: privacy.secret: must be at least 32 characters')
+  }
+  if (result.metrics.port !== 0 && result.metrics.port === result.port) {
+    throw new ConfigError(
+      'invalid configuration: metrics.port: must differ from port (metrics are never served with the API)',
+    )
   }
   const dataDir = path.resolve(result.dataDir)
   const journalDir = path.resolve(dataDir, result.ingest.journalDir || 'journal')

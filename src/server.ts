@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import type Koa from 'koa'
 import { BucketCache } from './aggregates/cache.ts'
 import { createApp } from './app.ts'
+import { listen } from './http/listen.ts'
 import { openClickHouse, type ClickHouse } from './clickhouse/client.ts'
 import { migrate } from './clickhouse/migrate.ts'
 import type { Config } from './config.ts'
@@ -16,13 +17,15 @@ import { IdempotencyKeys } from './measures/keys.ts'
 import { Loader } from './measures/loader.ts'
 import { recentIdempotencyKeys } from './measures/queries.ts'
 import { Writer } from './measures/writer.ts'
-import { runLocally, typed, type RunAny } from './ops/operations.ts'
+import { serveMetrics } from './metrics/listener.ts'
+import { createMetrics, type Metrics } from './metrics/metrics.ts'
+import { CHANGED_MEASURE, runLocally, typed, type RunAny } from './ops/operations.ts'
 import { serveOperations, socketPath, type OperationsServer } from './ops/socket.ts'
 import { createPrivacyKeys } from './privacy/keys.ts'
-import { purgeMeasures } from './purge/purge.ts'
+import { countingPurges, purgeMeasures } from './purge/purge.ts'
 import { scheduleRetention } from './purge/retention.ts'
 import { storedSecret } from './store/settings.ts'
-import { openStore, type Store } from './store/store.ts'
+import { openStore, privateDirectory, type Store } from './store/store.ts'
 import { createTokens, type Tokens } from './tokens/tokens.ts'
 import { createWildcards, type Wildcards } from './wildcards/wildcards.ts'
 
@@ -36,10 +39,13 @@ export type ServerDeps = {
   cache: BucketCache
   writer: Writer
   loader: Loader
+  metrics: Metrics
 }
 
 export type RunningServer = {
   url: string
+  /** The metrics listener's GET /metrics, when metrics.port is not 0. */
+  metricsUrl: string | undefined
   app: Koa
   deps: ServerDeps
   /** Stops accepting, finishes requests in flight, loads what the journal holds (or leaves it for the next start), closes the stores. */
@@ -50,28 +56,48 @@ export type RunningServer = {
 const DRAIN_MS = 5_000
 
 /** Builds the dependencies, applies the schemas, replays the journal and listens: `dacc serve`, and the tests. */
-export async function startServer(config: Config, logger: Logger = createLogger(config.log.level)): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  logger: Logger = createLogger(config.log.level),
+): Promise<RunningServer> {
   // Closed in reverse order when the start fails half-way, or when the server stops.
   const closers: (() => unknown)[] = []
   const closeAll = async () => {
     for (const close of closers.reverse()) await close()
   }
   try {
+    // Signing key and privacy secret live in the store: nobody else on the host may read them.
+    if (privateDirectory(config.dataDir))
+      logger.warn({ dataDir: config.dataDir }, 'the data directory was readable by others: now 0700')
     const store = openStore(config.dataDir)
     closers.push(() => store.close())
     const clickhouse = await openClickHouse(config)
     closers.push(() => clickhouse.close())
-    const cache = new BucketCache({ client: clickhouse.client, maxStalenessMs: config.aggregate.maxStalenessMs, maxBytes: config.aggregate.cacheMb * 2 ** 20, logger })
+    // Counted from the start, read through the metrics listener (below); the writer exists by then.
+    const metrics = createMetrics({ backlog: () => writer.backlog, backlogLimit: config.ingest.maxQueuedRows })
+    const cache = new BucketCache({
+      client: clickhouse.client,
+      maxStalenessMs: config.aggregate.maxStalenessMs,
+      maxBytes: config.aggregate.cacheMb * 2 ** 20,
+      logger,
+      metrics: metrics.reads,
+    })
     closers.push(() => cache.close())
     // While this process holds the embedded data directory, the CLI's ClickHouse work comes
     // through this socket; opened before migrating, so a CLI started meanwhile finds it. It gets
     // an engine session of its own, as the retention purges do: the embedded engine hands what a
     // query that failed had begun to write to its session's next query, never to be a request's.
-    let run = runLocally({ client: clickhouse.client, cluster: config.clickhouse.cluster })
+    let run = countingPurges(
+      runLocally({ client: clickhouse.client, cluster: config.clickhouse.cluster }),
+      metrics.purges,
+    )
     if (clickhouse.mode === 'embedded') {
       const session = await openClickHouse(config)
       closers.push(() => session.close())
-      run = forgettingChanges(runLocally({ client: session.client, cluster: config.clickhouse.cluster }), cache)
+      run = countingPurges(
+        forgettingChanges(runLocally({ client: session.client, cluster: config.clickhouse.cluster }), cache),
+        metrics.purges,
+      )
       const operations: OperationsServer = await serveOperations(socketPath(config.dataDir), run, logger)
       closers.push(() => operations.close())
     }
@@ -98,6 +124,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       wake: () => loader.wake(),
       crash,
       logger,
+      metrics: metrics.writes,
     })
     const loader: Loader = new Loader({
       clickhouse,
@@ -108,6 +135,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       maxSegmentRows: config.ingest.maxBatchRows,
       crash,
       logger,
+      metrics: metrics.loads,
     })
     // Before anyone is answered: nothing of these is in the read cache's pending set.
     await loader.replay(recovered)
@@ -126,6 +154,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       cache,
       writer,
       loader,
+      metrics,
     }
     const app = createApp({
       ...deps,
@@ -133,7 +162,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       logger,
       privacy,
       status: {
-        clickhouse: { ping: () => clickhouse.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((result) => result.json()), version: clickhouse.version },
+        clickhouse: {
+          ping: () =>
+            clickhouse.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((result) => result.json()),
+          version: clickhouse.version,
+        },
         sqlite: { ping: () => store.db.prepare('SELECT 1').get() },
         writes: () => writeHealth(writer, loader),
       },
@@ -145,10 +178,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       if (stopping) response.setHeader('Connection', 'close')
       return handle(request, response)
     })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(config.port, config.host, resolve)
-    })
+    await listen(server, config.host, config.port)
     closers.push(async () => {
       stopping = true
       const stopped = new Promise((resolve) => server.close(resolve))
@@ -157,15 +187,28 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     })
     const { port } = server.address() as AddressInfo
     const host = config.host.includes(':') ? `[${config.host}]` : config.host
-    logger.info({ port, host: config.host, clickhouse: clickhouse.mode }, 'listening')
+    let metricsUrl: string | undefined
+    if (config.metrics.port !== 0) {
+      const listener = await serveMetrics(metrics.registry, config.metrics, logger)
+      closers.push(() => listener.close())
+      metricsUrl = listener.url
+    }
+    logger.info({ port, host: config.host, clickhouse: clickhouse.mode, metrics: metricsUrl ?? 'off' }, 'listening')
 
     if (config.retention.rawDays > 0) {
       const purge = typed(run)
       const retention = scheduleRetention({
         days: config.retention.rawDays,
         intervalMs: config.retention.intervalMs,
-        purge: (before) => purgeMeasures(purge, deps.definitions, deps.definitions.list().map((record) => record.definition.name), before),
+        purge: (before) =>
+          purgeMeasures(
+            purge,
+            deps.definitions,
+            deps.definitions.list().map((record) => record.definition.name),
+            before,
+          ),
         logger,
+        metrics: metrics.purges,
       })
       closers.push(() => retention.stop())
     }
@@ -173,6 +216,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     let closing: Promise<void> | undefined
     return {
       url: `http://${host}:${port}`,
+      metricsUrl,
       app,
       deps,
       close: () =>
@@ -186,11 +230,17 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   }
 }
 
-/** Operations run for the CLI, with the cache told when one changed aggregates other than by loading measures. */
+/**
+ * Operations run for the CLI, with the cache told when one changed a measure's aggregates other
+ * than by loading measures (a purge of its data, an import): failed too, as it may have written part.
+ */
 function forgettingChanges(run: RunAny, cache: BucketCache): RunAny {
   return async (name, args) => {
-    const result = await run(name, args)
-    if (name === 'deleteData') cache.forget((args as { name: string }).name)
-    return result
+    try {
+      return await run(name, args)
+    } finally {
+      const changed = CHANGED_MEASURE[name]
+      if (changed) cache.forget(changed(args))
+    }
   }
 }

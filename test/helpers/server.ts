@@ -2,10 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { createDefinitions } from '../../src/definitions/definitions.ts'
 import type { Definition } from '../../src/definitions/schema.ts'
-import { createLogger } from '../../src/logger.ts'
+import { createLogger, type Logger } from '../../src/logger.ts'
 import { startServer, type RunningServer } from '../../src/server.ts'
 import { ROOT } from '../../src/root.ts'
 import { openStore } from '../../src/store/store.ts'
@@ -13,13 +15,38 @@ import { createTokens } from '../../src/tokens/tokens.ts'
 
 export { ROOT }
 
+/** A logger whose lines land in `lines`. */
+export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)))
+      done()
+    },
+  })
+  return { logger: pino({ level: 'info', base: undefined, timestamp: false }, stream), lines }
+}
+
 export function tempDir(prefix = 'dacc-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 }
 
 /** A config for tests: nothing read from the environment or a file, the given values on top. */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
-  return loadConfig({ env: {}, file: undefined, overrides: { dataDir: tempDir(), port: 0, log: { level: 'silent' }, aggregate: { maxStalenessMs: 0 }, ingest: { maxBatchDelayMs: 5 }, ...overrides } })
+  // No metrics listener unless asked for: its default port would be shared by the servers of parallel test files.
+  return loadConfig({
+    env: {},
+    file: undefined,
+    overrides: {
+      dataDir: tempDir(),
+      port: 0,
+      metrics: { port: 0 },
+      log: { level: 'silent' },
+      aggregate: { maxStalenessMs: 0 },
+      ingest: { maxBatchDelayMs: 5 },
+      ...overrides,
+    },
+  })
 }
 
 export type TestServer = RunningServer & {
@@ -51,7 +78,11 @@ export async function startTestServer(overrides: Record<string, unknown> = {}): 
     post: (route, body, token, headers = {}) =>
       fetch(server.url + route, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}), ...headers },
+        headers: {
+          'Content-Type': 'application/json',
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+          ...headers,
+        },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       }),
     settled: () => settled(server),
@@ -66,7 +97,8 @@ export async function startTestServer(overrides: Record<string, unknown> = {}): 
 /** Waits (up to 10 s) until the server's journal is loaded into ClickHouse. */
 export async function settled(server: RunningServer): Promise<void> {
   for (const deadline = Date.now() + 10_000; server.deps.writer.backlog > 0; ) {
-    if (Date.now() > deadline) throw new Error(`the journal is still not loaded: ${server.deps.writer.backlog} measures waiting`)
+    if (Date.now() > deadline)
+      throw new Error(`the journal is still not loaded: ${server.deps.writer.backlog} measures waiting`)
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
@@ -106,12 +138,24 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   })
 }
 
-export type ServeProcess = { child: ChildProcess; url: Promise<string>; exited: Promise<number | null>; output(): string }
+export type ServeProcess = {
+  child: ChildProcess
+  url: Promise<string>
+  exited: Promise<number | null>
+  output(): string
+}
 
 /** Starts the real `dacc serve` in a child process; `url` resolves once it listens. */
 export function serveProcess(dataDir: string, env: Record<string, string> = {}): ServeProcess {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/dacc.js'), 'serve'], {
-    env: { PATH: process.env.PATH, DACC_DATA_DIR: dataDir, DACC_PORT: '0', DACC_LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env.PATH,
+      DACC_DATA_DIR: dataDir,
+      DACC_PORT: '0',
+      DACC_METRICS_PORT: '0',
+      DACC_LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
@@ -126,5 +170,6 @@ export function serveProcess(dataDir: string, env: Record<string, string> = {}):
     child.stderr.on('data', read)
     exited.then(() => reject(new Error(`serve exited: ${output}`)))
   })
+  url.catch(() => undefined) // a test of a failing start does not wait for the URL
   return { child, url, exited, output: () => output }
 }
