@@ -11,5 +11,7 @@ app.use((ctx) => {
   ctx.status = 201
   ctx.body = { ok: true }
 })
-const server = app.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })))
+const server = app.listen(0, '127.0.0.1', () =>
+  console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })),
+)
 process.on('SIGTERM', () => server.close(() => process.exit(0)))

@@ -21,7 +21,9 @@ import { createTokens } from '../src/tokens/tokens.ts'
 import { freePort } from '../test/helpers/ports.ts'
 
 const quick = process.argv.includes('--quick')
-const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : ['writes', 'reads', 'scale', 'metrics']
+const only = process.argv.includes('--only')
+  ? process.argv[process.argv.indexOf('--only') + 1].split(',')
+  : ['writes', 'reads', 'scale', 'metrics']
 const DURATION_S = quick ? 3 : 10
 /** Where this runs from (dist/bench/ once built), and the package root. */
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -35,8 +37,24 @@ const ORIGINAL: Record<string, string> = {
   'aggregate quartiles c=10': '317–356 req/s',
 }
 
-type Row = { scenario: string; connections: number; reqPerSec: number; p50: number; p99: number; ok: number; sent: number; errors: number; sustained?: number; note?: string }
-const results: Record<string, unknown> = { date: new Date().toISOString(), quick, durationSeconds: DURATION_S, cpus: os.cpus().length }
+type Row = {
+  scenario: string
+  connections: number
+  reqPerSec: number
+  p50: number
+  p99: number
+  ok: number
+  sent: number
+  errors: number
+  sustained?: number
+  note?: string
+}
+const results: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  quick,
+  durationSeconds: DURATION_S,
+  cpus: os.cpus().length,
+}
 const rows: Row[] = []
 
 // ---- processes ---------------------------------------------------------------------------------
@@ -44,7 +62,11 @@ const rows: Row[] = []
 type Server = { url: string; pid: number; stop(): Promise<void>; metricsUrl?: string }
 
 function start(args: string[], env: Record<string, string> = {}): Promise<Server> {
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let out: string | null = ''
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (chunk) => {
@@ -54,7 +76,14 @@ function start(args: string[], env: Record<string, string> = {}): Promise<Server
       if (!port) return
       out = null
       const exited = new Promise((done) => child.once('exit', done))
-      resolve({ url: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => (child.kill('SIGTERM'), exited.then(() => undefined)) })
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        pid: child.pid!,
+        stop: async () => {
+          child.kill('SIGTERM')
+          await exited
+        },
+      })
     })
     child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)))
   })
@@ -100,18 +129,44 @@ async function prepare(definitions: object[]): Promise<{ dataDir: string; token:
   return { dataDir, token }
 }
 
-async function seed(dataDir: string, measure: string, count: number, days: number, groups: number, quartiles = false): Promise<void> {
+async function seed(
+  dataDir: string,
+  measure: string,
+  count: number,
+  days: number,
+  groups: number,
+  quartiles = false,
+): Promise<void> {
   console.error(`seeding ${count.toLocaleString()} raw measures of ${measure} (${days} days × ${groups} groups)...`)
-  const args = [path.join(HERE, 'seed.js'), dataDir, measure, String(count), String(days), String(groups), quartiles ? 'quartiles' : '']
+  const args = [
+    path.join(HERE, 'seed.js'),
+    dataDir,
+    measure,
+    String(count),
+    String(days),
+    String(groups),
+    quartiles ? 'quartiles' : '',
+  ]
   const seeding = spawn(process.execPath, args, { cwd: ROOT, stdio: 'inherit' })
   if ((await new Promise((resolve) => seeding.on('exit', resolve))) !== 0) throw new Error('seeding failed')
 }
 
 // ---- load --------------------------------------------------------------------------------------
 
-type Load = { url: string; connections: number; token?: string; body?: string; bodies?: () => string; duration?: number }
+type Load = {
+  url: string
+  connections: number
+  token?: string
+  body?: string
+  bodies?: () => string
+  duration?: number
+}
 
-async function load(scenario: string, { url, connections, token, body, bodies, duration = DURATION_S }: Load, note?: string): Promise<Row> {
+async function load(
+  scenario: string,
+  { url, connections, token, body, bodies, duration = DURATION_S }: Load,
+  note?: string,
+): Promise<Row> {
   const result = await autocannon({
     url,
     connections,
@@ -136,7 +191,11 @@ async function load(scenario: string, { url, connections, token, body, bodies, d
 }
 
 const post = (url: string, route: string, token: string, body: unknown) =>
-  fetch(url + route, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) })
+  fetch(url + route, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  })
 
 /** Milliseconds until every acknowledged measure is loaded into ClickHouse (the write path's backlog is 0). */
 async function drain(url: string): Promise<number> {
@@ -149,10 +208,11 @@ async function drain(url: string): Promise<number> {
 }
 
 const countOf = async (url: string, token: string, measureName: string) =>
-  ((await (await post(url, '/aggregate', token, { measureName, startDate: '2022-01-01', endDate: '2022-01-02' })).json()) as { count: number }[]).reduce(
-    (total, row) => total + row.count,
-    0,
-  )
+  (
+    (await (
+      await post(url, '/aggregate', token, { measureName, startDate: '2022-01-01', endDate: '2022-01-02' })
+    ).json()) as { count: number }[]
+  ).reduce((total, row) => total + row.count, 0)
 
 // ---- scenarios ---------------------------------------------------------------------------------
 
@@ -165,25 +225,50 @@ async function writes(): Promise<void> {
   ])
   const baseline = await start([path.join(HERE, 'koa-baseline.js')])
   const server = await serve(dataDir)
-  const measure = JSON.stringify({ measureName: single, value: 3, startDate: '2022-01-01', createdBy: 'bench', group1: { device: 'desktop' } })
+  const measure = JSON.stringify({
+    measureName: single,
+    value: 3,
+    startDate: '2022-01-01',
+    createdBy: 'bench',
+    group1: { device: 'desktop' },
+  })
   const sustained = async (row: Row, perRequest: number) => {
     const drained = await drain(server.url)
-    row.sustained = Math.round((row.ok * perRequest) / (row.reqPerSec > 0 ? row.ok / row.reqPerSec + drained / 1000 : 1))
+    row.sustained = Math.round(
+      (row.ok * perRequest) / (row.reqPerSec > 0 ? row.ok / row.reqPerSec + drained / 1000 : 1),
+    )
     row.note = `${row.note ? `${row.note}; ` : ''}backlog loaded ${Math.round(drained)} ms after the run`
   }
   const written: Row[] = []
   for (const connections of [10, 50, 500]) {
-    const base = connections === 10 ? undefined : await load('koa-baseline', { url: `${baseline.url}/`, connections, body: measure })
+    const base =
+      connections === 10
+        ? undefined
+        : await load('koa-baseline', { url: `${baseline.url}/`, connections, body: measure })
     const row = await load('measure', { url: `${server.url}/measure`, connections, token, body: measure })
-    const notes = [base && `${Math.round((row.reqPerSec / base.reqPerSec) * 100) / 100} × the bare Koa route`, ORIGINAL[`measure c=${connections}`] && `original: ${ORIGINAL[`measure c=${connections}`]}`]
+    const notes = [
+      base && `${Math.round((row.reqPerSec / base.reqPerSec) * 100) / 100} × the bare Koa route`,
+      ORIGINAL[`measure c=${connections}`] && `original: ${ORIGINAL[`measure c=${connections}`]}`,
+    ]
     row.note = notes.filter(Boolean).join('; ')
     await sustained(row, 1)
     written.push(row)
   }
   const batch = JSON.stringify(
-    Array.from({ length: 1000 }, (_, i) => ({ measureName: batched, value: i % 100, startDate: '2022-01-01', createdBy: 'bench', group1: { device: `d${i % 10}` } })),
+    Array.from({ length: 1000 }, (_, i) => ({
+      measureName: batched,
+      value: i % 100,
+      startDate: '2022-01-01',
+      createdBy: 'bench',
+      group1: { device: `d${i % 10}` },
+    })),
   )
-  const batchRow = await load('measures, 1,000 per request', { url: `${server.url}/measures`, connections: 16, token, body: batch })
+  const batchRow = await load('measures, 1,000 per request', {
+    url: `${server.url}/measures`,
+    connections: 16,
+    token,
+    body: batch,
+  })
   await sustained(batchRow, 1000)
   const checks = {
     measure: lossCheck(written, 1, await countOf(server.url, token, single)),
@@ -206,7 +291,14 @@ const PLAIN = 'connection-count-daily'
 const QUARTILES = 'connection-count-quartiles'
 const readDefinitions = [
   { name: PLAIN, group1Key: 'device', aggregationPeriod: 'day', aggregationThreshold: 5, accessApp: true },
-  { name: QUARTILES, group1Key: 'device', aggregationPeriod: 'day', aggregationThreshold: 5, accessApp: true, withQuartiles: true },
+  {
+    name: QUARTILES,
+    group1Key: 'device',
+    aggregationPeriod: 'day',
+    aggregationThreshold: 5,
+    accessApp: true,
+    withQuartiles: true,
+  },
 ]
 
 /** A different question every call: the whole month of data, asked with rotating bounds (900 ranges). */
@@ -215,7 +307,12 @@ function rotating(measureName: string, extra: Record<string, string> = {}): () =
   const day = (offset: number) => new Date(Date.UTC(2022, 0, 1 + offset)).toISOString().slice(0, 10)
   return () => {
     index++
-    return JSON.stringify({ measureName, startDate: day(-(index % 30)), endDate: day(30 + (Math.floor(index / 30) % 30)), ...extra })
+    return JSON.stringify({
+      measureName,
+      startDate: day(-(index % 30)),
+      endDate: day(30 + (Math.floor(index / 30) % 30)),
+      ...extra,
+    })
   }
 }
 
@@ -224,37 +321,79 @@ function produce(url: string, token: string, perSecond: number): { stop(): Promi
   let written = 0
   const timer = setInterval(() => {
     for (const measureName of [PLAIN, QUARTILES]) {
-      post(url, '/measure', token, { measureName, value: written % 1000, startDate: `2022-01-${String(1 + (written % 30)).padStart(2, '0')}`, group1: { device: `device-${written % 3}` } }).then(
+      post(url, '/measure', token, {
+        measureName,
+        value: written % 1000,
+        startDate: `2022-01-${String(1 + (written % 30)).padStart(2, '0')}`,
+        group1: { device: `device-${written % 3}` },
+      }).then(
         (response) => response.status === 201 && written++,
         () => undefined,
       )
     }
   }, 1000 / perSecond)
-  return { stop: async () => (clearInterval(timer), written) }
+  return {
+    stop: async () => {
+      clearInterval(timer)
+      return written
+    },
+  }
 }
 
 async function readScenarios(label: string, dataDir: string, token: string): Promise<void> {
   const server = await serve(dataDir)
-  const rowsOf = async (body: string) => ((await (await post(server.url, '/aggregate', token, JSON.parse(body))).json()) as unknown[]).length
-  results[`${label}AnswerRows`] = { plain: await rowsOf(rotating(PLAIN)()), quartiles: await rowsOf(rotating(QUARTILES)()) }
+  const rowsOf = async (body: string) =>
+    ((await (await post(server.url, '/aggregate', token, JSON.parse(body))).json()) as unknown[]).length
+  results[`${label}AnswerRows`] = {
+    plain: await rowsOf(rotating(PLAIN)()),
+    quartiles: await rowsOf(rotating(QUARTILES)()),
+  }
   const producers = produce(server.url, token, 100)
-  for (const [name, measure] of [['aggregate', PLAIN], ['aggregate quartiles', QUARTILES]] as const) {
+  for (const [name, measure] of [
+    ['aggregate', PLAIN],
+    ['aggregate quartiles', QUARTILES],
+  ] as const) {
     for (const connections of [1, 10]) {
       if (label === 'scale' && connections === 1) continue
-      await load(`${name} ${label}`, { url: `${server.url}/aggregate`, connections, token, bodies: rotating(measure) }, ORIGINAL[`${name} c=${connections}`] ? `original: ${ORIGINAL[`${name} c=${connections}`]}` : undefined)
+      await load(
+        `${name} ${label}`,
+        { url: `${server.url}/aggregate`, connections, token, bodies: rotating(measure) },
+        ORIGINAL[`${name} c=${connections}`] ? `original: ${ORIGINAL[`${name} c=${connections}`]}` : undefined,
+      )
     }
   }
   if (label === 'reads') {
-    await load('aggregate period=month', { url: `${server.url}/aggregate`, connections: 10, token, bodies: rotating(PLAIN, { period: 'month' }) })
-    await load('aggregate wildcard=group1', { url: `${server.url}/aggregate`, connections: 10, token, bodies: rotating(PLAIN, { wildcard: 'group1' }) })
-    await load('aggregate quartiles period=month', { url: `${server.url}/aggregate`, connections: 10, token, bodies: rotating(QUARTILES, { period: 'month' }) })
+    await load('aggregate period=month', {
+      url: `${server.url}/aggregate`,
+      connections: 10,
+      token,
+      bodies: rotating(PLAIN, { period: 'month' }),
+    })
+    await load('aggregate wildcard=group1', {
+      url: `${server.url}/aggregate`,
+      connections: 10,
+      token,
+      bodies: rotating(PLAIN, { wildcard: 'group1' }),
+    })
+    await load('aggregate quartiles period=month', {
+      url: `${server.url}/aggregate`,
+      connections: 10,
+      token,
+      bodies: rotating(QUARTILES, { period: 'month' }),
+    })
   }
   results[`${label}Producers`] = { perSecondEachMeasure: 100, written: await producers.stop() }
   if (label === 'scale') {
     // Every bucket of a 100,000-bucket measure read once: what the cache then keeps.
     const started = performance.now()
-    const wide = await rowsOf(JSON.stringify({ measureName: 'bench-wide', startDate: '2022-01-01', endDate: '2023-01-01' }))
-    results.wide = { buckets: wide, firstReadMs: Math.round(performance.now() - started), memoryMb: memoryMb(server.pid) }
+    const wide = await rowsOf(
+      JSON.stringify({ measureName: 'bench-wide', startDate: '2022-01-01', endDate: '2023-01-01' }),
+    )
+    results.wide = {
+      buckets: wide,
+      firstReadMs: Math.round(performance.now() - started),
+      memoryMb: memoryMb(server.pid),
+    }
   }
   results[`${label}MemoryMb`] = memoryMb(server.pid)
   await server.stop()
@@ -269,7 +408,10 @@ async function reads(): Promise<void> {
 }
 
 async function scale(): Promise<void> {
-  const { dataDir, token } = await prepare([...readDefinitions, { name: 'bench-wide', group1Key: 'device', aggregationThreshold: 5, accessApp: true }])
+  const { dataDir, token } = await prepare([
+    ...readDefinitions,
+    { name: 'bench-wide', group1Key: 'device', aggregationThreshold: 5, accessApp: true },
+  ])
   await seed(dataDir, PLAIN, quick ? 1_000_000 : 10_000_000, 30, 3)
   await seed(dataDir, QUARTILES, quick ? 200_000 : 2_000_000, 30, 3, true)
   await seed(dataDir, 'bench-wide', quick ? 1_000_000 : 10_000_000, 100, 1000)
@@ -285,25 +427,58 @@ async function scale(): Promise<void> {
  */
 async function metricsCost(): Promise<void> {
   const definitions = [{ name: 'bench-metrics', group1Key: 'device', aggregationThreshold: 1, accessApp: true }]
-  const body = JSON.stringify({ measureName: 'bench-metrics', value: 3, startDate: '2022-01-01', createdBy: 'bench', group1: { device: 'desktop' } })
+  const body = JSON.stringify({
+    measureName: 'bench-metrics',
+    value: 3,
+    startDate: '2022-01-01',
+    createdBy: 'bench',
+    group1: { device: 'desktop' },
+  })
   const runs = []
   for (const metrics of [true, false]) {
     const { dataDir, token } = await prepare(definitions)
-    runs.push({ dataDir, token, server: await serve(dataDir, { metrics }), rates: [] as number[], cpuUsPerRequest: [] as number[] })
+    runs.push({
+      dataDir,
+      token,
+      server: await serve(dataDir, { metrics }),
+      rates: [] as number[],
+      cpuUsPerRequest: [] as number[],
+    })
   }
   // Unrecorded: a server's first seconds (JIT, a new engine) are slower than the rest. Each run
   // ends with its backlog loaded, so that no server's loads run during the other's measure.
   for (const run of runs) {
-    await autocannon({ url: `${run.server.url}/measure`, connections: 50, duration: 3, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${run.token}` }, body })
+    await autocannon({
+      url: `${run.server.url}/measure`,
+      connections: 50,
+      duration: 3,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${run.token}` },
+      body,
+    })
     await drain(run.server.url)
   }
   const rounds = quick ? 2 : 3
   for (let round = 0; round < rounds; round++) {
     for (const run of round % 2 === 0 ? runs : [...runs].reverse()) {
       const { metricsUrl } = run.server
-      const scraper = metricsUrl ? setInterval(() => fetch(metricsUrl).then((response) => response.text(), () => undefined), 1000) : undefined
+      const scraper = metricsUrl
+        ? setInterval(
+            () =>
+              fetch(metricsUrl).then(
+                (response) => response.text(),
+                () => undefined,
+              ),
+            1000,
+          )
+        : undefined
       const cpuBefore = cpuMs(run.server.pid)
-      const row = await load(`measure, metrics ${metricsUrl ? 'on, scraped every second' : 'off'}`, { url: `${run.server.url}/measure`, connections: 50, token: run.token, body })
+      const row = await load(`measure, metrics ${metricsUrl ? 'on, scraped every second' : 'off'}`, {
+        url: `${run.server.url}/measure`,
+        connections: 50,
+        token: run.token,
+        body,
+      })
       clearInterval(scraper)
       run.rates.push(row.reqPerSec)
       run.cpuUsPerRequest.push(Math.round(((cpuMs(run.server.pid) - cpuBefore) * 1000) / row.ok))
@@ -331,7 +506,8 @@ const sum = (values: number[]) => values.reduce((total, value) => total + value,
 const phases: Record<string, () => Promise<void>> = { writes, reads, scale, metrics: metricsCost }
 for (const phase of only) await phases[phase]()
 console.table(rows.map(({ note, ...row }) => ({ ...row, sustained: row.sustained ?? '', note: note ?? '' })))
-for (const [key, value] of Object.entries(results)) if (typeof value === 'object') console.log(key, JSON.stringify(value))
-fs.writeFileSync(path.join(ROOT, 'bench/results.json'), JSON.stringify({ ...results, rows }, null, 2) + '\n')
+for (const [key, value] of Object.entries(results))
+  if (typeof value === 'object') console.log(key, JSON.stringify(value))
+fs.writeFileSync(path.join(ROOT, 'bench/results.json'), `${JSON.stringify({ ...results, rows }, null, 2)}\n`)
 const checks = (results.writes as { lossChecks?: Record<string, { ok: boolean }> } | undefined)?.lossChecks ?? {}
 if (Object.values(checks).some((check) => !check.ok)) process.exitCode = 1

@@ -19,6 +19,12 @@ await clickhouse.client.command({
            'ecolyo', concat('device-', toString(intDiv(number, {days:UInt32}) % {groups:UInt32})), '', '',
            toFloat64(cityHash64(number) % 1000), {quartiles:Bool}, now64(3)
     FROM numbers({rows:UInt64})`,
-  query_params: { name: measureName, rows: Number(rows), days: Number(days), groups: Number(groups), quartiles: quartiles === 'quartiles' },
+  query_params: {
+    name: measureName,
+    rows: Number(rows),
+    days: Number(days),
+    groups: Number(groups),
+    quartiles: quartiles === 'quartiles',
+  },
 })
 await clickhouse.close()

@@ -34,7 +34,18 @@ export type AppDeps = {
 }
 
 /** The list of what a request passes through, in order. */
-export function createApp({ config, logger, definitions, tokens, wildcards, privacy, writer, cache, status, metrics }: AppDeps): Koa {
+export function createApp({
+  config,
+  logger,
+  definitions,
+  tokens,
+  wildcards,
+  privacy,
+  writer,
+  cache,
+  status,
+  metrics,
+}: AppDeps): Koa {
   const app = new Koa()
   app.use(logRequests(logger))
   app.use(countRequests(metrics.http))

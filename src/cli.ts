@@ -33,18 +33,23 @@ function topLevel(): CAC {
     process.once('SIGINT', stop)
   })
 
-  cli.command('migrate', 'Create or upgrade the ClickHouse and SQLite schemas (idempotent)').action(async (options: GlobalOptions) => {
-    // Opening the store has brought SQLite up to date; ClickHouse goes through a running server, if any.
-    await withStoreAndClickHouse(options, async (store, run) => {
-      const { applied } = await run('migrate')
-      console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'ClickHouse schema is up to date')
-      console.log('SQLite schema is up to date')
-      await mirrorToClickHouse(store, run)
+  cli
+    .command('migrate', 'Create or upgrade the ClickHouse and SQLite schemas (idempotent)')
+    .action(async (options: GlobalOptions) => {
+      // Opening the store has brought SQLite up to date; ClickHouse goes through a running server, if any.
+      await withStoreAndClickHouse(options, async (store, run) => {
+        const { applied } = await run('migrate')
+        console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'ClickHouse schema is up to date')
+        console.log('SQLite schema is up to date')
+        await mirrorToClickHouse(store, run)
+      })
     })
-  })
 
   cli
-    .command('insert-definitions-json', 'Insert or update measure definitions from a JSON file ({"definitions": [...]}), by name')
+    .command(
+      'insert-definitions-json',
+      'Insert or update measure definitions from a JSON file ({"definitions": [...]}), by name',
+    )
     .option('-f, --file <file>', 'definitions file', { default: 'definitions.json' })
     .action(async (options: GlobalOptions & { file: string }) => {
       await withStoreAndClickHouse(options, async (store, run) => {
@@ -64,15 +69,26 @@ function topLevel(): CAC {
   addTransferCommands(cli)
   addOriginalCommands(cli)
   cli.command('token <command>', 'Manage tokens: dacc token create|get|update|delete-org <org> (see dacc token --help)')
-  cli.command('purge <command>', 'Purge old raw measures, aggregates unchanged: dacc purge measure <name> | all-measures [-d DAYS] (see dacc purge --help)')
-  cli.command('definitions <command>', 'Measure definitions: dacc definitions list | delete <name> [--purge-data] (see dacc definitions --help)')
+  cli.command(
+    'purge <command>',
+    'Purge old raw measures, aggregates unchanged: dacc purge measure <name> | all-measures [-d DAYS] (see dacc purge --help)',
+  )
+  cli.command(
+    'definitions <command>',
+    'Measure definitions: dacc definitions list | delete <name> [--purge-data] (see dacc definitions --help)',
+  )
   cli.command('wildcard <command>', 'Wildcard sets: dacc wildcard list [name] (see dacc wildcard --help)')
   return cli
 }
 
 // Multi-word commands (`dacc token create`) are groups, each a cac instance of its own, so that
 // every subcommand gets its own arguments, options and --help.
-const GROUPS: Record<string, () => CAC> = { token: tokenCommands, purge: purgeCommands, definitions: definitionsCommands, wildcard: wildcardCommands }
+const GROUPS: Record<string, () => CAC> = {
+  token: tokenCommands,
+  purge: purgeCommands,
+  definitions: definitionsCommands,
+  wildcard: wildcardCommands,
+}
 
 export async function main(argv: string[]): Promise<void> {
   // Whatever the caller's umask: files this process creates (the stores, the journal, exports)
@@ -88,10 +104,13 @@ export async function main(argv: string[]): Promise<void> {
     if (!cli.matchedCommand) {
       const given = group ? rest[0] : first
       const help = `see dacc${group ? ` ${first}` : ''} --help`
-      throw new UsageError(given ? `unknown command: ${group ? `${first} ` : ''}${given} (${help})` : `a command is needed (${help})`)
+      throw new UsageError(
+        given ? `unknown command: ${group ? `${first} ` : ''}${given} (${help})` : `a command is needed (${help})`,
+      )
     }
     // `dacc sql ... | head`: a reader that has read enough is no failure (serve's log is another matter).
-    if (cli.matchedCommandName !== 'serve') process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 1))
+    if (cli.matchedCommandName !== 'serve')
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 1))
     await cli.runMatchedCommand()
   } catch (err) {
     console.error(`Error: ${describe(err).trim()}`)

@@ -44,7 +44,9 @@ function parse(value: string): string | null {
 function calendarDate(value: string): string | null {
   const match = ISO.exec(value)
   if (!match) return null
-  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = match.slice(1, 9).map((part) => (part === undefined ? 0 : Number(part)))
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = match
+    .slice(1, 9)
+    .map((part) => (part === undefined ? 0 : Number(part)))
   if (hour > 23 || minute > 59 || second > 59) return null
   // An offset is ignored, but must be one ISO 8601 allows: from -14:00 to +14:00.
   if (offsetMinutes > 59 || offsetHours * 60 + offsetMinutes > 14 * 60) return null

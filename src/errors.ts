@@ -9,7 +9,11 @@ export class HttpError extends Error {
   readonly headers: Record<string, string>
   readonly extra: Record<string, unknown>
 
-  constructor(status: number, message: string, options: { headers?: Record<string, string>; extra?: Record<string, unknown> } = {}) {
+  constructor(
+    status: number,
+    message: string,
+    options: { headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
+  ) {
     super(message)
     this.status = status
     this.headers = options.headers ?? {}

@@ -21,7 +21,8 @@ export const MAX_ABS_VALUE = 1e15
 // A number sent as a string, as the original accepted ("42", "-1.5e3"), within the bound once parsed.
 ajv.addFormat('numeric-string', {
   type: 'string',
-  validate: (value: string) => /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value) && Math.abs(Number(value)) <= MAX_ABS_VALUE,
+  validate: (value: string) =>
+    /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value) && Math.abs(Number(value)) <= MAX_ABS_VALUE,
 })
 // Text ClickHouse can store: no lone UTF-16 surrogate (JSON can carry "\ud800"; such a string
 // would fail the whole INSERT of its batch, other producers' measures with it).

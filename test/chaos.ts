@@ -11,15 +11,33 @@ import { freePort } from './helpers/ports.ts'
 import { preparedDataDir, serveProcess, type ServeProcess } from './helpers/server.ts'
 import { prng } from './helpers/random.ts'
 
-export type ChaosOptions = { rounds: number; seconds: number; producers: number; seed: number; log?: (line: string) => void }
-export type ChaosResult = { keys: number; retries: number; kills: number; unkeyed: { acknowledged: number; counted: number; sent: number }; failures: string[] }
+export type ChaosOptions = {
+  rounds: number
+  seconds: number
+  producers: number
+  seed: number
+  log?: (line: string) => void
+}
+export type ChaosResult = {
+  keys: number
+  retries: number
+  kills: number
+  unkeyed: { acknowledged: number; counted: number; sent: number }
+  failures: string[]
+}
 
 const KEYED = 'chaos-keyed'
 const UNKEYED = 'chaos-unkeyed'
 const BATCH = 50
 const DATE = '2022-01-01'
 
-export async function runChaos({ rounds, seconds, producers, seed, log = () => {} }: ChaosOptions): Promise<ChaosResult> {
+export async function runChaos({
+  rounds,
+  seconds,
+  producers,
+  seed,
+  log = () => {},
+}: ChaosOptions): Promise<ChaosResult> {
   const random = prng(seed)
   const { dataDir, token } = await preparedDataDir([
     { name: KEYED, aggregationThreshold: 1, accessApp: true },
@@ -37,7 +55,11 @@ export async function runChaos({ rounds, seconds, producers, seed, log = () => {
   const post = (route: string, body: unknown, key?: string) =>
     fetch(url + route, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, ...(key ? { 'Idempotency-Key': key } : {}) },
+      headers: {
+        'Content-Type': 'application/json',
+        Authorization: `Bearer ${token}`,
+        ...(key ? { 'Idempotency-Key': key } : {}),
+      },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(3000),
     }).then(
@@ -45,7 +67,9 @@ export async function runChaos({ rounds, seconds, producers, seed, log = () => {
       () => 0, // no answer: refused, cut, or timed out
     )
   const counted = async (measureName: string) => {
-    const response = await fetch(`${url}/aggregate?measureName=${measureName}&startDate=${DATE}&endDate=2022-01-02`, { headers: { Authorization: `Bearer ${token}` } })
+    const response = await fetch(`${url}/aggregate?measureName=${measureName}&startDate=${DATE}&endDate=2022-01-02`, {
+      headers: { Authorization: `Bearer ${token}` },
+    })
     return ((await response.json()) as { count: number }[]).reduce((total, row) => total + row.count, 0)
   }
   /** acknowledged <= counted <= sent, each read in that order, so that producers may go on meanwhile. */
@@ -54,8 +78,10 @@ export async function runChaos({ rounds, seconds, producers, seed, log = () => {
     const unkeyedBefore = unkeyed.acknowledged
     const [keyedCount, unkeyedCount] = [await counted(KEYED), await counted(UNKEYED)]
     const keyedSent = nextKey
-    if (!(keyedBefore <= keyedCount && keyedCount <= keyedSent)) failures.push(`${when}: keyed ${keyedBefore} acknowledged, ${keyedCount} counted, ${keyedSent} sent`)
-    if (!(unkeyedBefore <= unkeyedCount && unkeyedCount <= unkeyed.sent)) failures.push(`${when}: unkeyed ${unkeyedBefore} acknowledged, ${unkeyedCount} counted, ${unkeyed.sent} sent`)
+    if (!(keyedBefore <= keyedCount && keyedCount <= keyedSent))
+      failures.push(`${when}: keyed ${keyedBefore} acknowledged, ${keyedCount} counted, ${keyedSent} sent`)
+    if (!(unkeyedBefore <= unkeyedCount && unkeyedCount <= unkeyed.sent))
+      failures.push(`${when}: unkeyed ${unkeyedBefore} acknowledged, ${unkeyedCount} counted, ${unkeyed.sent} sent`)
     return unkeyedCount
   }
 
@@ -79,7 +105,10 @@ export async function runChaos({ rounds, seconds, producers, seed, log = () => {
   const unkeyedProducer = async () => {
     while (producing) {
       unkeyed.sent += BATCH
-      const status = await post('/measures', Array.from({ length: BATCH }, () => ({ measureName: UNKEYED, value: 1, startDate: DATE })))
+      const status = await post(
+        '/measures',
+        Array.from({ length: BATCH }, () => ({ measureName: UNKEYED, value: 1, startDate: DATE })),
+      )
       if (status === 201) unkeyed.acknowledged += BATCH
       else await sleep(20)
     }
@@ -102,40 +131,68 @@ export async function runChaos({ rounds, seconds, producers, seed, log = () => {
     kills++
     producing = false
     await Promise.all(running)
-    log(`round ${round}: ${acknowledged.size} keys acknowledged, ${unanswered.size} unanswered, ${unkeyed.acknowledged} unkeyed acknowledged`)
+    log(
+      `round ${round}: ${acknowledged.size} keys acknowledged, ${unanswered.size} unanswered, ${unkeyed.acknowledged} unkeyed acknowledged`,
+    )
   }
 
   // Every unanswered request retried until acknowledged, then the counts, exactly.
   const server = await start()
   for (const key of unanswered) {
-    for (let status = 0; status !== 201; ) status = await post('/measure', { measureName: KEYED, value: 1, startDate: DATE }, key)
+    for (let status = 0; status !== 201; )
+      status = await post('/measure', { measureName: KEYED, value: 1, startDate: DATE }, key)
     acknowledged.add(key)
     retries++
   }
   const keyedCount = await counted(KEYED)
-  if (keyedCount !== nextKey || acknowledged.size !== nextKey) failures.push(`end: ${nextKey} keys sent and acknowledged (${acknowledged.size}), ${keyedCount} counted by /aggregate`)
+  if (keyedCount !== nextKey || acknowledged.size !== nextKey)
+    failures.push(
+      `end: ${nextKey} keys sent and acknowledged (${acknowledged.size}), ${keyedCount} counted by /aggregate`,
+    )
   const unkeyedCount = await check('end')
   server.child.kill('SIGTERM')
   if ((await server.exited) !== 0) failures.push('the last server did not stop cleanly')
 
   const clickhouse = await openClickHouse(loadConfig({ env: {}, overrides: { dataDir } }))
   try {
-    const rows = async (query: string) => (await clickhouse.client.query({ query, format: 'JSONEachRow' })).json<Record<string, number>>()
-    const [keyed] = await rows(`SELECT count() AS raw, uniqExact(idempotency_key) AS keys, (SELECT sum(count) FROM aggregates WHERE measure_name = '${KEYED}') AS aggregated FROM raw_measures WHERE measure_name = '${KEYED}'`)
-    if (keyed.raw !== nextKey || keyed.keys !== nextKey || keyed.aggregated !== nextKey) failures.push(`end: ${nextKey} keys, raw_measures ${keyed.raw} rows of ${keyed.keys} keys, aggregates ${keyed.aggregated}`)
-    const [plain] = await rows(`SELECT count() AS raw, (SELECT sum(count) FROM aggregates WHERE measure_name = '${UNKEYED}') AS aggregated FROM raw_measures WHERE measure_name = '${UNKEYED}'`)
-    if (plain.raw !== plain.aggregated || plain.raw !== unkeyedCount) failures.push(`end: unkeyed raw ${plain.raw}, aggregated ${plain.aggregated}, counted ${unkeyedCount}`)
+    const rows = async (query: string) =>
+      (await clickhouse.client.query({ query, format: 'JSONEachRow' })).json<Record<string, number>>()
+    const [keyed] = await rows(
+      `SELECT count() AS raw, uniqExact(idempotency_key) AS keys, (SELECT sum(count) FROM aggregates WHERE measure_name = '${KEYED}') AS aggregated FROM raw_measures WHERE measure_name = '${KEYED}'`,
+    )
+    if (keyed.raw !== nextKey || keyed.keys !== nextKey || keyed.aggregated !== nextKey)
+      failures.push(
+        `end: ${nextKey} keys, raw_measures ${keyed.raw} rows of ${keyed.keys} keys, aggregates ${keyed.aggregated}`,
+      )
+    const [plain] = await rows(
+      `SELECT count() AS raw, (SELECT sum(count) FROM aggregates WHERE measure_name = '${UNKEYED}') AS aggregated FROM raw_measures WHERE measure_name = '${UNKEYED}'`,
+    )
+    if (plain.raw !== plain.aggregated || plain.raw !== unkeyedCount)
+      failures.push(`end: unkeyed raw ${plain.raw}, aggregated ${plain.aggregated}, counted ${unkeyedCount}`)
   } finally {
     await clickhouse.close()
   }
-  return { keys: nextKey, retries, kills, unkeyed: { acknowledged: unkeyed.acknowledged, counted: unkeyedCount, sent: unkeyed.sent }, failures }
+  return {
+    keys: nextKey,
+    retries,
+    kills,
+    unkeyed: { acknowledged: unkeyed.acknowledged, counted: unkeyedCount, sent: unkeyed.sent },
+    failures,
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const option = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback)
-  const result = await runChaos({ rounds: option('--rounds', 20), seconds: option('--seconds', 3), producers: option('--producers', 8), seed: option('--seed', Date.now()), log: console.log })
+  const option = (name: string, fallback: number) =>
+    process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback
+  const result = await runChaos({
+    rounds: option('--rounds', 20),
+    seconds: option('--seconds', 3),
+    producers: option('--producers', 8),
+    seed: option('--seed', Date.now()),
+    log: console.log,
+  })
   console.log(JSON.stringify(result))
   if (result.failures.length > 0) process.exitCode = 1
 }

@@ -14,6 +14,7 @@ const files = fs
   .filter((file) => file.endsWith('.test.js') && (!filter || file.includes(filter)))
   .sort()
 const PARALLEL = 2
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the escape sequences of terminal colours
 const strip = (text) => text.replace(/\x1b\[[0-9;]*m/g, '')
 
 function runFile(file) {

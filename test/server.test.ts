@@ -17,14 +17,16 @@ test('measures acknowledged before SIGTERM are there after a restart; logs never
   const token = await createTokens(store, '').create('acme')
   const definitions = createDefinitions(store)
   const file = path.join(tempDir(), 'definitions.json')
-  await import('node:fs').then((fs) => fs.writeFileSync(file, JSON.stringify({ definitions: [{ name: 'm', aggregationThreshold: 1 }] })))
+  await import('node:fs').then((fs) =>
+    fs.writeFileSync(file, JSON.stringify({ definitions: [{ name: 'm', aggregationThreshold: 1 }] })),
+  )
   definitions.insertFile(file)
   store.close()
 
   const server = serveProcess(dataDir)
   const url = await server.url
   const post = (i: number) =>
-    fetch(url + '/measure', {
+    fetch(`${url}/measure`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
       body: JSON.stringify({ measureName: 'm', value: i, startDate: '2022-01-01' }),
@@ -82,7 +84,10 @@ test('an unreachable ClickHouse and a data directory in use: one line each, no l
   await first.url
   try {
     const second = serveProcess(dataDir, { DACC_LOG_LEVEL: 'warn' })
-    await failsInOneLine(second, `the embedded ClickHouse data directory ${dataDir}/clickhouse is in use by another process (a running dacc serve?)`)
+    await failsInOneLine(
+      second,
+      `the embedded ClickHouse data directory ${dataDir}/clickhouse is in use by another process (a running dacc serve?)`,
+    )
   } finally {
     first.child.kill('SIGTERM')
     assert.is(await first.exited, 0)
@@ -99,10 +104,20 @@ test('SIGTERM with busy keep-alive clients: answers close their connections, exi
   const client = async () => {
     while (!stopped) {
       const answer = await new Promise<{ status?: number; connection?: string } | undefined>((resolve) => {
-        const request = http.request({ host: url.hostname, port: url.port, path: '/measure', method: 'POST', agent, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` } }, (response) => {
-          response.resume()
-          response.on('end', () => resolve({ status: response.statusCode, connection: response.headers.connection }))
-        })
+        const request = http.request(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: '/measure',
+            method: 'POST',
+            agent,
+            headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+          },
+          (response) => {
+            response.resume()
+            response.on('end', () => resolve({ status: response.statusCode, connection: response.headers.connection }))
+          },
+        )
         request.on('error', () => resolve(undefined))
         request.end(JSON.stringify({ measureName: 'm', value: 1, startDate: '2022-01-01' }))
       })
@@ -120,7 +135,10 @@ test('SIGTERM with busy keep-alive clients: answers close their connections, exi
   agent.destroy()
   assert.is(code, 0)
   assert.ok(Date.now() - started < 10_000, 'within 10 s')
-  assert.ok(closing.length > 0 && closing.every((status) => status === '201'), `answers during the stop: ${closing.join(', ')}`)
+  assert.ok(
+    closing.length > 0 && closing.every((status) => status === '201'),
+    `answers during the stop: ${closing.join(', ')}`,
+  )
   assert.not.ok(fs.existsSync(path.join(dataDir, 'dacc.sock')), 'the socket is removed')
 })
 
@@ -138,9 +156,14 @@ test('whatever the umask, the data directory is 0700 and the stores 0600; an ope
   server.child.kill('SIGTERM')
   assert.is(await server.exited, 0)
   assert.match(server.output(), /"msg":"the data directory was readable by others: now 0700"/)
-  const files = fs.readdirSync(open, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile() && /\.(sqlite|tsv)$/.test(entry.name))
+  const files = fs
+    .readdirSync(open, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && /\.(sqlite|tsv)$/.test(entry.name))
   assert.ok(files.length >= 2)
-  assert.equal([mode(open), ...files.map((entry) => mode(path.join(entry.parentPath, entry.name)))], ['700', ...files.map(() => '600')])
+  assert.equal(
+    [mode(open), ...files.map((entry) => mode(path.join(entry.parentPath, entry.name)))],
+    ['700', ...files.map(() => '600')],
+  )
 })
 
 test.run()

@@ -93,7 +93,12 @@ export class BucketCache {
         for (const [key, stat] of rows) {
           const row = cell.rows.get(key)
           if (row) foldInto(row, stat)
-          else cell.rows.set(key, { ...stat, values: cell.needs.values ? stat.values : null, contributors: cell.needs.contributors ? stat.contributors : null })
+          else
+            cell.rows.set(key, {
+              ...stat,
+              values: cell.needs.values ? stat.values : null,
+              contributors: cell.needs.contributors ? stat.contributors : null,
+            })
           cell.total += stat.count
         }
         this.#resize(cell)
@@ -103,7 +108,8 @@ export class BucketCache {
 
   /** Drops the cells of a measure (every measure without one): its aggregates changed other than by loads. */
   forget(measure?: string): void {
-    for (const cell of [...this.#cells.values()]) if (measure === undefined || cell.measure === measure) this.#evict(cell)
+    for (const cell of [...this.#cells.values()])
+      if (measure === undefined || cell.measure === measure) this.#evict(cell)
   }
 
   /**
@@ -136,7 +142,13 @@ export class BucketCache {
     const cells: Cell[] = []
     for (const month of months) {
       const cell = this.#cells.get(cellKey(measure, month))
-      if (!cell || !covers(cell.needs, needs) || now - cell.checkedAt > this.#options.maxStalenessMs || this.#options.maxStalenessMs === 0) return undefined
+      if (
+        !cell ||
+        !covers(cell.needs, needs) ||
+        now - cell.checkedAt > this.#options.maxStalenessMs ||
+        this.#options.maxStalenessMs === 0
+      )
+        return undefined
       cells.push(cell)
     }
     for (const cell of cells) this.#touch(cell, now)
@@ -150,13 +162,21 @@ export class BucketCache {
   async #load(measure: string, months: string[], needs: Needs): Promise<{ cells: Cell[]; queried: boolean }> {
     const now = performance.now()
     const cached = months.map((month) => this.#cells.get(cellKey(measure, month)))
-    const stale = cached.filter((cell): cell is Cell => cell !== undefined && covers(cell.needs, needs) && now - cell.checkedAt >= this.#options.maxStalenessMs)
+    const stale = cached.filter(
+      (cell): cell is Cell =>
+        cell !== undefined && covers(cell.needs, needs) && now - cell.checkedAt >= this.#options.maxStalenessMs,
+    )
     const changed = new Set(await this.#changedMonths(measure, stale))
-    const toRead = months.filter((month, index) => !cached[index] || !covers(cached[index].needs, needs) || changed.has(month))
+    const toRead = months.filter(
+      (month, index) => !cached[index] || !covers(cached[index].needs, needs) || changed.has(month),
+    )
     if (toRead.length > 0) {
       // One query for the span of what is missing; cells within it are read again with it.
       const span = months.slice(months.indexOf(toRead[0]), months.indexOf(toRead.at(-1)!) + 1)
-      const wanted = span.reduce((union, month) => unionNeeds(union, this.#cells.get(cellKey(measure, month))?.needs), needs)
+      const wanted = span.reduce(
+        (union, month) => unionNeeds(union, this.#cells.get(cellKey(measure, month))?.needs),
+        needs,
+      )
       await this.#readMonths(measure, span, wanted)
     }
     const cells = months.map((month) => this.#cells.get(cellKey(measure, month))!)
@@ -170,7 +190,9 @@ export class BucketCache {
   async #changedMonths(measure: string, cells: Cell[]): Promise<string[]> {
     if (cells.length === 0) return []
     const months = cells.map((cell) => cell.month).sort()
-    const counts = await this.#timed(MONTH_COUNTS, () => selectMonthCounts(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!))))
+    const counts = await this.#timed(MONTH_COUNTS, () =>
+      selectMonthCounts(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!))),
+    )
     const now = performance.now()
     const changed: string[] = []
     for (const cell of cells) {
@@ -181,9 +203,16 @@ export class BucketCache {
   }
 
   async #readMonths(measure: string, months: string[], needs: Needs): Promise<void> {
-    const stats = await this.#timed(STATS, () => selectStats(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!)), needs))
+    const stats = await this.#timed(STATS, () =>
+      selectStats(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!)), needs),
+    )
     const now = performance.now()
-    const cells = new Map(months.map((month) => [month, { measure, month, rows: new Map(), needs, total: 0, checkedAt: now, usedAt: now, bytes: 0 } as Cell]))
+    const cells = new Map(
+      months.map((month) => [
+        month,
+        { measure, month, rows: new Map(), needs, total: 0, checkedAt: now, usedAt: now, bytes: 0 } as Cell,
+      ]),
+    )
     for (const stat of stats) {
       const cell = cells.get(stat.startDate.slice(0, 7))!
       // A bucket imported from the original service and holding measures received since: one row.
@@ -221,7 +250,11 @@ export class BucketCache {
     const now = performance.now()
     const due = new Map<string, Cell[]>()
     for (const cell of this.#cells.values()) {
-      if (cell.usedAt > cell.checkedAt && now - cell.checkedAt >= this.#options.maxStalenessMs / 2 && !this.#checking.has(cell)) {
+      if (
+        cell.usedAt > cell.checkedAt &&
+        now - cell.checkedAt >= this.#options.maxStalenessMs / 2 &&
+        !this.#checking.has(cell)
+      ) {
         due.set(cell.measure, [...(due.get(cell.measure) ?? []), cell])
         this.#checking.add(cell)
       }
@@ -235,7 +268,9 @@ export class BucketCache {
           if (cell) await this.#readMonths(measure, [month], cell.needs)
         }
       })
-        .catch((err) => this.#options.logger.warn({ err, measure }, 'checking cached aggregates against ClickHouse failed'))
+        .catch((err) =>
+          this.#options.logger.warn({ err, measure }, 'checking cached aggregates against ClickHouse failed'),
+        )
         .finally(() => {
           for (const cell of cells) this.#checking.delete(cell)
         })
@@ -262,7 +297,8 @@ export class BucketCache {
 
   #resize(cell: Cell): void {
     let bytes = ROW_BYTES
-    for (const row of cell.rows.values()) bytes += ROW_BYTES + (row.values?.length ?? 0) * VALUE_BYTES + (row.contributors?.size ?? 0) * CONTRIBUTOR_BYTES
+    for (const row of cell.rows.values())
+      bytes += ROW_BYTES + (row.values?.length ?? 0) * VALUE_BYTES + (row.contributors?.size ?? 0) * CONTRIBUTOR_BYTES
     this.#bytes += bytes - cell.bytes
     cell.bytes = bytes
   }
@@ -288,11 +324,20 @@ const FROM_ENGINE = { source: 'engine' }
 const STATS = { query: 'stats' }
 const MONTH_COUNTS = { query: 'month_counts' }
 const covers = (has: Needs, needs: Needs) => (has.values || !needs.values) && (has.contributors || !needs.contributors)
-const unionNeeds = (a: Needs, b: Needs | undefined): Needs => ({ values: a.values || Boolean(b?.values), contributors: a.contributors || Boolean(b?.contributors) })
+const unionNeeds = (a: Needs, b: Needs | undefined): Needs => ({
+  values: a.values || Boolean(b?.values),
+  contributors: a.contributors || Boolean(b?.contributors),
+})
 
 /** A pending row as a cell carries it: without what the cell does not read. */
 const strip = (stat: Stat, needs: Needs): Stat =>
-  needs.values && needs.contributors ? stat : { ...stat, values: needs.values ? stat.values : null, contributors: needs.contributors ? stat.contributors : null }
+  needs.values && needs.contributors
+    ? stat
+    : {
+        ...stat,
+        values: needs.values ? stat.values : null,
+        contributors: needs.contributors ? stat.contributors : null,
+      }
 
 const monthStart = (month: string) => `${month}-01 00:00:00`
 

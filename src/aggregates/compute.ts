@@ -48,7 +48,8 @@ export type AggregateRow = {
 }
 
 /** A bit mask of rolled-up groups, group1 the most significant bit (as SQL's grouping(group1, group2, group3)). */
-export const maskOf = (groups: Group[]) => groups.reduce((mask, group) => mask | (1 << (GROUPS.length - 1 - GROUPS.indexOf(group))), 0)
+export const maskOf = (groups: Group[]) =>
+  groups.reduce((mask, group) => mask | (1 << (GROUPS.length - 1 - GROUPS.indexOf(group))), 0)
 export const isRolledUp = (row: AggregateRow, group: Group): boolean => (row.rolled_up & maskOf([group])) !== 0
 
 /**

@@ -40,7 +40,8 @@ export class Pending {
     const result: RowsByMonth = new Map()
     for (const [measure, byMonth] of byMeasure ?? []) {
       const months = new Map<string, Map<string, Stat>>()
-      for (const [month, rows] of byMonth) months.set(month, new Map([...rows].map(([key, accumulator]) => [key, toStat(accumulator)])))
+      for (const [month, rows] of byMonth)
+        months.set(month, new Map([...rows].map(([key, accumulator]) => [key, toStat(accumulator)])))
       result.set(measure, months)
     }
     return result
@@ -103,6 +104,10 @@ function add(accumulator: Accumulator, measure: StoredMeasure): void {
 
 function toStat(accumulator: Accumulator): Stat {
   const { stat, values } = accumulator
-  accumulator.snapshot ??= { ...stat, values: [Float64Array.from(values).sort()], contributors: new Set(stat.contributors) }
+  accumulator.snapshot ??= {
+    ...stat,
+    values: [Float64Array.from(values).sort()],
+    contributors: new Set(stat.contributors),
+  }
   return accumulator.snapshot
 }

@@ -7,10 +7,17 @@ import type { Period } from './compute.ts'
  * Wednesday minus the week up to Tuesday), and a cell's noise always goes with the same content.
  * Without a period, rows are stored buckets, which a range takes whole already.
  */
-export function wholePeriods(startDate: string, endDate: string, period: Period | null): { startDate: string; endDate: string } {
+export function wholePeriods(
+  startDate: string,
+  endDate: string,
+  period: Period | null,
+): { startDate: string; endDate: string } {
   if (period === null || startDate >= endDate) return { startDate, endDate }
   const last = startOf(endDate, period)
-  return { startDate: format(startOf(startDate, period)), endDate: format(last) === endDate ? endDate : format(next(last, period)) }
+  return {
+    startDate: format(startOf(startDate, period)),
+    endDate: format(last) === endDate ? endDate : format(next(last, period)),
+  }
 }
 
 /** The first instant of the period holding `date`, as queries.ts labels buckets (weeks are ISO: Monday). */

@@ -38,7 +38,13 @@ type StatRow = {
  * varint count then the ids, both little-endian — ClickHouse's on-disk formats, stable since
  * states are stored in parts. A row of each source may share a key: the caller merges them.
  */
-export async function selectStats(client: ClickHouseClient, measure: string, from: string, to: string, needs: Needs): Promise<Stat[]> {
+export async function selectStats(
+  client: ClickHouseClient,
+  measure: string,
+  from: string,
+  to: string,
+  needs: Needs,
+): Promise<Stat[]> {
   const result = await client.query({
     query: `
       SELECT start_date, created_by, group1, group2, group3, 0 AS duplicate,
@@ -89,14 +95,21 @@ export async function selectStats(client: ClickHouseClient, measure: string, fro
 }
 
 const quartilesOf = (row: StatRow): [number, number, number] | null =>
-  row.first_quartile === null || row.median === null || row.third_quartile === null ? null : [row.first_quartile, row.median, row.third_quartile]
+  row.first_quartile === null || row.median === null || row.third_quartile === null
+    ? null
+    : [row.first_quartile, row.median, row.third_quartile]
 
 /**
  * The number of measures per month (`YYYY-MM`) of a measure in [from, to), imported buckets
  * included: counts only grow, so an unchanged total tells the cache its rows of that month are
  * current (src/aggregates/cache.ts).
  */
-export async function selectMonthCounts(client: ClickHouseClient, measure: string, from: string, to: string): Promise<Map<string, number>> {
+export async function selectMonthCounts(
+  client: ClickHouseClient,
+  measure: string,
+  from: string,
+  to: string,
+): Promise<Map<string, number>> {
   const result = await client.query({
     query: `
       SELECT formatDateTime(start_date, '%Y-%m') AS month, sum(count) AS count

@@ -35,12 +35,22 @@ export type AggregateRoutesDeps = {
  */
 function paramsOf(ctx: Context): unknown {
   const body: unknown = ctx.request.body
-  const bodyIsEmpty = body == null || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0)
+  const bodyIsEmpty =
+    body == null || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0)
   return bodyIsEmpty ? { ...ctx.query } : body
 }
 
 /** GET or POST /aggregate: answers computed from the cached bucket rows and the pending measures (src/aggregates/cache.ts). */
-export function aggregateRoutes({ definitions, wildcards, tokens, privacy, cache, bodyLimit, logger, metrics }: AggregateRoutesDeps): Router {
+export function aggregateRoutes({
+  definitions,
+  wildcards,
+  tokens,
+  privacy,
+  cache,
+  bodyLimit,
+  logger,
+  metrics,
+}: AggregateRoutesDeps): Router {
   const router = new Router()
 
   const answer = async (ctx: Context) => {
@@ -66,7 +76,9 @@ export function aggregateRoutes({ definitions, wildcards, tokens, privacy, cache
     const needs = { values: query.withQuartiles, contributors: query.thresholdOn === 'contributors' }
     let rows: AggregateRow[]
     try {
-      rows = await cache.read(query.measureName, query.startDate, query.endDate, needs, (stats) => computeRows(query, stats))
+      rows = await cache.read(query.measureName, query.startDate, query.endDate, needs, (stats) =>
+        computeRows(query, stats),
+      )
     } catch (err) {
       logger.error({ err, requestId: ctx.state.requestId }, 'reading aggregates from ClickHouse failed')
       throw unavailable('The aggregates could not be read, retry later')

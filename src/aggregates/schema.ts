@@ -12,9 +12,16 @@ export const aggregateParamsSchema = {
   required: ['measureName', 'startDate', 'endDate'],
   properties: {
     measureName: { type: 'string', description: 'name of a measure definition with accessApp or accessPublic' },
-    startDate: { type: 'string', format: 'range-date', description: 'first stored bucket to read (inclusive): YYYY-MM-DD or an ISO-8601 date-time' },
+    startDate: {
+      type: 'string',
+      format: 'range-date',
+      description: 'first stored bucket to read (inclusive): YYYY-MM-DD or an ISO-8601 date-time',
+    },
     endDate: { type: 'string', format: 'range-date', description: 'end of the stored buckets to read (exclusive)' },
-    createdBy: { type: ['string', 'null'], description: 'only the measures of this producing app ("" for those sent without createdBy)' },
+    createdBy: {
+      type: ['string', 'null'],
+      description: 'only the measures of this producing app ("" for those sent without createdBy)',
+    },
     period: {
       enum: [...PERIODS, null],
       description:
@@ -46,7 +53,10 @@ export type AggregateParams = {
  * order and wording (the access check before the dates, as it did); ajv reports every fault at
  * once and the first applicable message below wins.
  */
-export function toAggregateParams(input: unknown, findDefinition: (name: string) => Definition | undefined): AggregateParams {
+export function toAggregateParams(
+  input: unknown,
+  findDefinition: (name: string) => Definition | undefined,
+): AggregateParams {
   if (input === null || typeof input !== 'object' || Array.isArray(input) || Object.keys(input).length === 0) {
     throw badRequest('The params cannot be empty')
   }
@@ -85,7 +95,11 @@ function periodOf(asked: Period | null | undefined, definition: Definition): Per
   if (!definition.fixedPublication) return asked ?? null
   const only = definition.aggregationPeriod ?? null
   if ((asked ?? only) !== only) {
-    throw badRequest(only ? `period must be ${only} for this measure, the only one it is published by` : 'period must be absent for this measure, which is published by its stored buckets only')
+    throw badRequest(
+      only
+        ? `period must be ${only} for this measure, the only one it is published by`
+        : 'period must be absent for this measure, which is published by its stored buckets only',
+    )
   }
   return only
 }
@@ -97,7 +111,8 @@ function wildcardOf(value: unknown, faulty: boolean, definition: Definition): Gr
     .map((name) => name.trim())
     .filter((name) => name !== '')
   const unknown = names.find((name) => !(GROUPS as readonly string[]).includes(name))
-  if (unknown !== undefined) throw badRequest(`wildcard group is unknown: ${unknown}, it must be one of ${GROUPS.join(', ')}`)
+  if (unknown !== undefined)
+    throw badRequest(`wildcard group is unknown: ${unknown}, it must be one of ${GROUPS.join(', ')}`)
   if (faulty) throw badRequest('wildcard type is incorrect, it must be group names, comma-separated or in a list')
   const missing = groupWithoutKey(definition, names)
   if (missing) throw badRequest(`wildcard group does not match measure definition: ${missing}`)

@@ -15,7 +15,8 @@ import type { GroupingSet } from './compute.ts'
 export function rollupsOf(definition: Definition, wildcard: Group[], registered: WildcardSet[]): GroupingSet[] {
   const keys = groupKeys(definition)
   const sets = new Map<string, GroupingSet>()
-  if (wildcard.length > 0 && !definition.fixedPublication) sets.set(wildcard.join(','), { rolledUp: wildcard, fromDate: null, toDate: null })
+  if (wildcard.length > 0 && !definition.fixedPublication)
+    sets.set(wildcard.join(','), { rolledUp: wildcard, fromDate: null, toDate: null })
   for (const set of registered) {
     const rolledUp = GROUPS.filter((group, index) => set.groups.includes(group) && keys[index] !== null)
     const key = rolledUp.join(',')
@@ -23,7 +24,9 @@ export function rollupsOf(definition: Definition, wildcard: Group[], registered:
   }
   if (definition.fixedPublication && wildcard.length > 0 && !sets.has(wildcard.join(','))) {
     const names = [...sets.keys()].join('; ') || 'none'
-    throw badRequest(`wildcard ${wildcard.join(',')} is not registered for this measure, which is published with its registered wildcard sets only: ${names}`)
+    throw badRequest(
+      `wildcard ${wildcard.join(',')} is not registered for this measure, which is published with its registered wildcard sets only: ${names}`,
+    )
   }
   return [...sets.values()]
 }

@@ -41,7 +41,9 @@ export type Stat = {
 }
 
 /** The key of a stored bucket row within a measure. */
-export const rowKey = (stat: Pick<Stat, 'startDate' | 'createdBy' | 'group1' | 'group2' | 'group3' | 'duplicate'>): string =>
+export const rowKey = (
+  stat: Pick<Stat, 'startDate' | 'createdBy' | 'group1' | 'group2' | 'group3' | 'duplicate'>,
+): string =>
   `${stat.startDate}\0${stat.createdBy}\0${stat.group1}\0${stat.group2}\0${stat.group3}${stat.duplicate ? `\0${stat.duplicate}` : ''}`
 
 /** Two stats of the same row (or of rows merged into one answer row) as one. Neither is changed. */
@@ -106,7 +108,7 @@ export function quartiles(runs: Float64Array[]): [number, number, number] | null
   const nonEmpty = runs.filter((run) => run.length > 0)
   const sorted = nonEmpty.length === 1 ? nonEmpty[0] : undefined
   const pair = nonEmpty.length === 2 ? nonEmpty : undefined
-  const merged = sorted ?? pair ? undefined : oneRun(nonEmpty)
+  const merged = (sorted ?? pair) ? undefined : oneRun(nonEmpty)
   const at = (index: number) => (sorted ?? merged)?.[index] ?? kthOfTwo(pair![0], pair![1], index)
   return LEVELS.map((level) => {
     const h = level * (size - 1) + 1

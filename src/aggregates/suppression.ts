@@ -32,9 +32,11 @@ type Node = { row: AggregateRow; children: Node[] }
 
 function protectChain(partition: AggregateRow[], masks: number[], hidden: Set<AggregateRow>): void {
   const levels = masks.map(() => new Map<string, Node>())
-  for (const row of partition) levels[masks.indexOf(row.rolled_up)].set(keyOf(row, row.rolled_up), { row, children: [] })
+  for (const row of partition)
+    levels[masks.indexOf(row.rolled_up)].set(keyOf(row, row.rolled_up), { row, children: [] })
   for (let level = 1; level < levels.length; level++) {
-    for (const child of levels[level - 1].values()) levels[level].get(keyOf(child.row, masks[level]))!.children.push(child)
+    for (const child of levels[level - 1].values())
+      levels[level].get(keyOf(child.row, masks[level]))!.children.push(child)
   }
   const parents = levels.slice(1).flatMap((level) => [...level.values()])
   const isHidden = (node: Node) => hidden.has(node.row)
@@ -61,7 +63,12 @@ function protectCrossing(partition: AggregateRow[], masks: number[], hidden: Set
 
 /** The shown node with the smallest count, the first one in the answer's order on a tie. */
 function smallestShown(nodes: Node[], isHidden: (node: Node) => boolean): Node | undefined {
-  return nodes.filter((node) => !isHidden(node)).reduce<Node | undefined>((min, node) => (min && min.row.total_count! <= node.row.total_count! ? min : node), undefined)
+  return nodes
+    .filter((node) => !isHidden(node))
+    .reduce<Node | undefined>(
+      (min, node) => (min && min.row.total_count! <= node.row.total_count! ? min : node),
+      undefined,
+    )
 }
 
 /** The row's group values with those of `mask` rolled up (null: a real value may read "*"). */

@@ -19,7 +19,10 @@ export function commands(name: string): CAC {
 }
 
 /** Runs `fn` with the SQLite store of the configured data directory, closed afterwards. */
-export async function withStore<T>(options: GlobalOptions, fn: (store: Store, config: Config) => Promise<T> | T): Promise<T> {
+export async function withStore<T>(
+  options: GlobalOptions,
+  fn: (store: Store, config: Config) => Promise<T> | T,
+): Promise<T> {
   const config = await loadConfigOf(options)
   const { openStore } = await import('../store/store.ts')
   const store = openStore(config.dataDir)
@@ -31,12 +34,18 @@ export async function withStore<T>(options: GlobalOptions, fn: (store: Store, co
 }
 
 /** withStore, and a way to run ClickHouse operations: through a running server, or directly (ops/run.ts). */
-export function withStoreAndClickHouse<T>(options: GlobalOptions, fn: (store: Store, run: RunOperation, config: Config) => Promise<T>): Promise<T> {
-  return withStore(options, async (store, config) => (await import('../ops/run.ts')).withOperations(config, (run) => fn(store, run, config)))
+export function withStoreAndClickHouse<T>(
+  options: GlobalOptions,
+  fn: (store: Store, run: RunOperation, config: Config) => Promise<T>,
+): Promise<T> {
+  return withStore(options, async (store, config) =>
+    (await import('../ops/run.ts')).withOperations(config, (run) => fn(store, run, config)),
+  )
 }
 
 /** The store's definitions (ajv compiles the definitions file schema when that module loads). */
-export const definitionsOf = async (store: Store): Promise<Definitions> => (await import('../definitions/definitions.ts')).createDefinitions(store)
+export const definitionsOf = async (store: Store): Promise<Definitions> =>
+  (await import('../definitions/definitions.ts')).createDefinitions(store)
 
 /** The store's wildcard sets. */
 export const wildcardsOf = async (store: Store) => (await import('../wildcards/wildcards.ts')).createWildcards(store)
@@ -55,7 +64,9 @@ export async function mirrorToClickHouse(store: Store, run: RunOperation): Promi
     const { mirrorSource } = await import('../definitions/mirror.ts')
     await run('mirrorDefinitions', mirrorSource(store))
   } catch (err) {
-    throw new UsageError(`the definitions are saved, but copying them to ClickHouse failed (dacc migrate copies them again): ${firstLine(err)}`)
+    throw new UsageError(
+      `the definitions are saved, but copying them to ClickHouse failed (dacc migrate copies them again): ${firstLine(err)}`,
+    )
   }
 }
 

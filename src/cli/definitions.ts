@@ -1,6 +1,15 @@
 import type { CAC } from 'cac'
 import { groupKeys, type Definition } from '../definitions/schema.ts'
-import { commands, definitionOf, definitionsOf, mirrorToClickHouse, plural, wildcardsOf, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
+import {
+  commands,
+  definitionOf,
+  definitionsOf,
+  mirrorToClickHouse,
+  plural,
+  wildcardsOf,
+  withStoreAndClickHouse,
+  type GlobalOptions,
+} from './common.ts'
 import { formatTable } from './table.ts'
 
 const FLAGS = ['accessApp', 'accessPublic', 'withQuartiles'] as const
@@ -31,7 +40,10 @@ export function definitionsCommands(): CAC {
     )
 
   cli
-    .command('delete <name>', 'Delete a measure definition and its wildcard sets; its ClickHouse data stays unless --purge-data')
+    .command(
+      'delete <name>',
+      'Delete a measure definition and its wildcard sets; its ClickHouse data stays unless --purge-data',
+    )
     .option('--purge-data', 'also delete its raw measures and its aggregates')
     .action((name: string, options: GlobalOptions & { purgeData?: boolean }) =>
       withStoreAndClickHouse(options, async (store, run) => {

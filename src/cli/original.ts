@@ -14,12 +14,16 @@ const ALWAYS_CURRENT = "aggregates_public, this service's filtered_aggregation, 
  */
 export function addOriginalCommands(cli: CAC): void {
   cli
-    .command('import-original', "Import the original service's PostgreSQL database: definitions, tokens, aggregates, raw measures (see docs/migration.md)")
+    .command(
+      'import-original',
+      "Import the original service's PostgreSQL database: definitions, tokens, aggregates, raw measures (see docs/migration.md)",
+    )
     .option('--postgres <url>', 'the original database, postgresql://user:password@host:5432/database')
     .option('--dry-run', 'read everything and say what would be imported, change nothing')
     .option('--force', 'import also measures of which this store holds data from elsewhere')
     .action(async (options: ImportOptions) => {
-      if (typeof options.postgres !== 'string' || options.postgres === '') throw new UsageError('--postgres <url> is required, e.g. postgresql://user:password@host:5432/database')
+      if (typeof options.postgres !== 'string' || options.postgres === '')
+        throw new UsageError('--postgres <url> is required, e.g. postgresql://user:password@host:5432/database')
       const { openOriginal } = await import('../import/postgres.ts')
       const { importOriginal } = await import('../import/import.ts')
       const original = await openOriginal(options.postgres)
@@ -27,7 +31,12 @@ export function addOriginalCommands(cli: CAC): void {
         await withStoreAndClickHouse(options, async (store, run, config) => {
           // Without a server to have done it, a new store gets its ClickHouse schema here; a dry run changes nothing.
           if (!options.dryRun) await run('migrate')
-          await importOriginal(original, store, run, { dryRun: Boolean(options.dryRun), force: Boolean(options.force), signingKey: config.auth.signingKey, print: console.log })
+          await importOriginal(original, store, run, {
+            dryRun: Boolean(options.dryRun),
+            force: Boolean(options.force),
+            signingKey: config.auth.signingKey,
+            print: console.log,
+          })
           if (!options.dryRun) {
             await mirrorToClickHouse(store, run)
             console.log('Done.')
@@ -39,16 +48,25 @@ export function addOriginalCommands(cli: CAC): void {
     })
 
   cli
-    .command('compute-aggregation <measure_name>', 'Nothing to do here: aggregation is continuous (kept for the original\'s cron jobs)')
+    .command(
+      'compute-aggregation <measure_name>',
+      "Nothing to do here: aggregation is continuous (kept for the original's cron jobs)",
+    )
     .option('-f, --force', 'ignored')
     .action((name: string) => console.log(`Nothing to compute for ${name}: ${CONTINUOUS}`))
   cli
-    .command('compute-all-aggregations', 'Nothing to do here: aggregation is continuous (kept for the original\'s cron jobs)')
+    .command(
+      'compute-all-aggregations',
+      "Nothing to do here: aggregation is continuous (kept for the original's cron jobs)",
+    )
     .option('-f, --force', 'ignored')
     .action(() => console.log(`Nothing to compute: ${CONTINUOUS}`))
   for (const verb of ['create', 'update']) {
     cli
-      .command(`${verb}-filtered-aggregation-view`, 'Nothing to do here: aggregates_public is always current (kept for the original\'s cron jobs)')
+      .command(
+        `${verb}-filtered-aggregation-view`,
+        "Nothing to do here: aggregates_public is always current (kept for the original's cron jobs)",
+      )
       .action(() => console.log(`Nothing to ${verb}: ${ALWAYS_CURRENT}`))
   }
 }

@@ -1,11 +1,23 @@
 import type { CAC } from 'cac'
 import { DAY_MS } from '../dates.ts'
 import type { Definitions } from '../definitions/definitions.ts'
-import { commands, definitionOf, definitionsOf, plural, wholeNumber, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
+import {
+  commands,
+  definitionOf,
+  definitionsOf,
+  plural,
+  wholeNumber,
+  withStoreAndClickHouse,
+  type GlobalOptions,
+} from './common.ts'
 
 type PurgeOptions = GlobalOptions & { days: unknown }
 
-const DAYS_OPTION = ['-d, --days <days>', 'purge raw measures received more than this many days ago', { default: 90 }] as const
+const DAYS_OPTION = [
+  '-d, --days <days>',
+  'purge raw measures received more than this many days ago',
+  { default: 90 },
+] as const
 
 /** `dacc purge measure <name>` and `dacc purge all-measures`: the raw measures go, the aggregates stay exactly as they are. */
 export function purgeCommands(): CAC {
@@ -26,13 +38,23 @@ export function purgeCommands(): CAC {
   }
 
   cli
-    .command('measure <name>', "Delete a measure's raw measures received more than N days ago (its aggregates do not change)")
+    .command(
+      'measure <name>',
+      "Delete a measure's raw measures received more than N days ago (its aggregates do not change)",
+    )
     .option(...DAYS_OPTION)
-    .action((name: string, options: PurgeOptions) => purge(options, (definitions) => [definitionOf(definitions, name).name]))
+    .action((name: string, options: PurgeOptions) =>
+      purge(options, (definitions) => [definitionOf(definitions, name).name]),
+    )
 
   cli
-    .command('all-measures', 'Delete the raw measures of every measure received more than N days ago (aggregates do not change)')
+    .command(
+      'all-measures',
+      'Delete the raw measures of every measure received more than N days ago (aggregates do not change)',
+    )
     .option(...DAYS_OPTION)
-    .action((options: PurgeOptions) => purge(options, (definitions) => definitions.list().map((record) => record.definition.name)))
+    .action((options: PurgeOptions) =>
+      purge(options, (definitions) => definitions.list().map((record) => record.definition.name)),
+    )
   return cli
 }

@@ -14,7 +14,8 @@ const scopesOf = (value: unknown): Scope[] => {
   return scopes as Scope[]
 }
 
-const daysOf = (value: unknown): number | undefined => (value === undefined ? undefined : wholeNumber('--expires-in-days', value))
+const daysOf = (value: unknown): number | undefined =>
+  value === undefined ? undefined : wholeNumber('--expires-in-days', value)
 
 /** The tokens of the SQLite store (jose, loaded only by the commands that sign). */
 const tokensOf = async (store: Parameters<Parameters<typeof withStore>[1]>[0], signingKey: string) =>
@@ -37,14 +38,21 @@ export function tokenCommands(): CAC {
       })
     })
 
-  cli.command('get <org>', "List an org's tokens (id, created, scopes, expiry, state; tokens themselves are never stored)").action(async (org: string, options: GlobalOptions) => {
-    await withStore(options, async (store, config) => {
-      for (const token of (await tokensOf(store, config.auth.signingKey)).list(org)) {
-        const state = token.revokedAt ? `revoked ${token.revokedAt}` : 'active'
-        console.log(`${token.id}  created ${token.createdAt}  scopes ${token.scopes.join(',')}  expires ${token.expiresAt ?? 'never'}  ${state}`)
-      }
+  cli
+    .command(
+      'get <org>',
+      "List an org's tokens (id, created, scopes, expiry, state; tokens themselves are never stored)",
+    )
+    .action(async (org: string, options: GlobalOptions) => {
+      await withStore(options, async (store, config) => {
+        for (const token of (await tokensOf(store, config.auth.signingKey)).list(org)) {
+          const state = token.revokedAt ? `revoked ${token.revokedAt}` : 'active'
+          console.log(
+            `${token.id}  created ${token.createdAt}  scopes ${token.scopes.join(',')}  expires ${token.expiresAt ?? 'never'}  ${state}`,
+          )
+        }
+      })
     })
-  })
 
   cli
     .command('update <org>', "Rotate an org's token: revoke its tokens and print a new one")
@@ -57,11 +65,13 @@ export function tokenCommands(): CAC {
       })
     })
 
-  cli.command('delete-org <org>', 'Delete an org and revoke all its tokens').action(async (org: string, options: GlobalOptions) => {
-    await withStore(options, async (store, config) => {
-      const revoked = (await tokensOf(store, config.auth.signingKey)).deleteOrg(org)
-      console.log(`Org deleted: ${org} (${plural(revoked, 'token')} revoked)`)
+  cli
+    .command('delete-org <org>', 'Delete an org and revoke all its tokens')
+    .action(async (org: string, options: GlobalOptions) => {
+      await withStore(options, async (store, config) => {
+        const revoked = (await tokensOf(store, config.auth.signingKey)).deleteOrg(org)
+        console.log(`Org deleted: ${org} (${plural(revoked, 'token')} revoked)`)
+      })
     })
-  })
   return cli
 }

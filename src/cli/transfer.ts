@@ -3,12 +3,16 @@ import type { CAC } from 'cac'
 import { UsageError } from '../errors.ts'
 import { loadConfigOf, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 
-const describe = (rows: Record<string, number>) => `${rows.aggregates} aggregate rows, ${rows.raw_measures} raw measures`
+const describe = (rows: Record<string, number>) =>
+  `${rows.aggregates} aggregate rows, ${rows.raw_measures} raw measures`
 
 /** `dacc export <dir>` and `dacc import <dir>`: moving a store (docs/scaling.md). */
 export function addTransferCommands(cli: CAC): void {
   cli
-    .command('export <dir>', 'Write every aggregate state and raw measure to <dir> (ClickHouse Native files and a manifest)')
+    .command(
+      'export <dir>',
+      'Write every aggregate state and raw measure to <dir> (ClickHouse Native files and a manifest)',
+    )
     .action(async (dir: string, options: GlobalOptions) => {
       await withStoreAndClickHouse(options, async (_store, run) => {
         const rows = await run('export', { dir: path.resolve(dir) })

@@ -2,7 +2,16 @@ import type { CAC } from 'cac'
 import { GROUPS, groupWithoutKey, type Definition } from '../definitions/schema.ts'
 import { UsageError } from '../errors.ts'
 import type { WildcardSet } from '../wildcards/wildcards.ts'
-import { commands, definitionOf, definitionsOf, mirrorToClickHouse, wildcardsOf, withStore, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
+import {
+  commands,
+  definitionOf,
+  definitionsOf,
+  mirrorToClickHouse,
+  wildcardsOf,
+  withStore,
+  withStoreAndClickHouse,
+  type GlobalOptions,
+} from './common.ts'
 import { formatTable } from './table.ts'
 
 type ComputeOptions = GlobalOptions & { fromDate?: unknown; toDate?: unknown; remove?: boolean }
@@ -13,7 +22,10 @@ type ComputeOptions = GlobalOptions & { fromDate?: unknown; toDate?: unknown; re
  */
 export function addComputeWildcardAggregate(cli: CAC): void {
   cli
-    .command('compute-wildcard-aggregate <name> <groups>', 'Register a wildcard set: /aggregate then also returns the rows where these groups (e.g. group1,group3) read "*"')
+    .command(
+      'compute-wildcard-aggregate <name> <groups>',
+      'Register a wildcard set: /aggregate then also returns the rows where these groups (e.g. group1,group3) read "*"',
+    )
     .option('--from-date <date>', 'only for buckets from this date (YYYY-MM-DD or ISO-8601, inclusive)')
     .option('--to-date <date>', 'only for buckets before this date')
     .option('--remove', 'unregister the set instead')
@@ -21,7 +33,9 @@ export function addComputeWildcardAggregate(cli: CAC): void {
       withStoreAndClickHouse(options, async (store, run) => {
         const names = groupsOf(definitionOf(await definitionsOf(store), name), groups)
         const wildcards = await wildcardsOf(store)
-        const [fromDate, toDate] = [options.fromDate, options.toDate].map((date) => (date === undefined ? undefined : String(date)))
+        const [fromDate, toDate] = [options.fromDate, options.toDate].map((date) =>
+          date === undefined ? undefined : String(date),
+        )
         if (!options.remove) {
           const set = wildcards.register(name, names, { fromDate, toDate })
           console.log(`Wildcard set registered for ${name}: ${set.groups.join(',')} (${rangeOf(set)})`)
@@ -41,15 +55,17 @@ export function addComputeWildcardAggregate(cli: CAC): void {
 /** `dacc wildcard list [name]`. */
 export function wildcardCommands(): CAC {
   const cli = commands('dacc wildcard')
-  cli.command('list [name]', "List the registered wildcard sets (all, or one measure's)").action((name: string | undefined, options: GlobalOptions) =>
-    withStore(options, async (store) => {
-      if (name !== undefined) definitionOf(await definitionsOf(store), name)
-      const sets = (await wildcardsOf(store)).list(name)
-      if (sets.length === 0) return console.log('No wildcard sets registered')
-      const rows = sets.map((set) => [set.measureName, set.groups.join(','), rangeOf(set), set.createdAt])
-      console.log(formatTable(['measure', 'groups', 'buckets', 'registered'], rows))
-    }),
-  )
+  cli
+    .command('list [name]', "List the registered wildcard sets (all, or one measure's)")
+    .action((name: string | undefined, options: GlobalOptions) =>
+      withStore(options, async (store) => {
+        if (name !== undefined) definitionOf(await definitionsOf(store), name)
+        const sets = (await wildcardsOf(store)).list(name)
+        if (sets.length === 0) return console.log('No wildcard sets registered')
+        const rows = sets.map((set) => [set.measureName, set.groups.join(','), rangeOf(set), set.createdAt])
+        console.log(formatTable(['measure', 'groups', 'buckets', 'registered'], rows))
+      }),
+    )
   return cli
 }
 

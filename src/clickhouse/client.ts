@@ -62,7 +62,8 @@ export async function openClickHouse(config: Pick<Config, 'clickhouse' | 'dataDi
   if (cluster && !IDENTIFIER.test(cluster)) {
     throw new ClickHouseUnavailable(`clickhouse.cluster must be a plain identifier, got: ${cluster}`)
   }
-  if (cluster && !url) throw new ClickHouseUnavailable('clickhouse.cluster needs clickhouse.url: the embedded engine is a single node')
+  if (cluster && !url)
+    throw new ClickHouseUnavailable('clickhouse.cluster needs clickhouse.url: the embedded engine is a single node')
   return url ? openServer(config.clickhouse) : openEmbedded(path.join(config.dataDir, 'clickhouse'), database)
 }
 
@@ -71,13 +72,17 @@ async function openEmbedded(dir: string, database: string): Promise<ClickHouse> 
   try {
     ;({ createChdbConnection } = await import('chdb/connection'))
   } catch {
-    throw new ClickHouseUnavailable('the embedded ClickHouse (npm package chdb) is not installed: install it or set clickhouse.url')
+    throw new ClickHouseUnavailable(
+      'the embedded ClickHouse (npm package chdb) is not installed: install it or set clickhouse.url',
+    )
   }
   fs.mkdirSync(dir, { recursive: true })
   const unlock = lockDirectory(dir)
   try {
     // chdb ships its own copy of @clickhouse/client-common's types: same shape, distinct declarations.
-    const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+    const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<
+      Parameters<typeof createClient>[0]
+    >['connection']
     const client = createClient({ connection, clickhouse_settings: settings, log: QUIET })
     // chdb ignores the client's `database` option; the engine is one session per process, so a
     // USE here applies to every later query of this client.
@@ -91,7 +96,10 @@ async function openEmbedded(dir: string, database: string): Promise<ClickHouse> 
   }
 }
 
-const inUse = (dir: string) => new ClickHouseUnavailable(`the embedded ClickHouse data directory ${dir} is in use by another process (a running dacc serve?)`)
+const inUse = (dir: string) =>
+  new ClickHouseUnavailable(
+    `the embedded ClickHouse data directory ${dir} is in use by another process (a running dacc serve?)`,
+  )
 
 /** The client's own log lines (a request that failed, with its arguments) would come before DACC's one line about it. */
 const QUIET = { level: ClickHouseLogLevel.OFF }
@@ -147,7 +155,10 @@ async function openServer(options: Config['clickhouse']): Promise<ClickHouse> {
       throw new ClickHouseUnavailable(`ClickHouse ${version} is too old: DACC needs ${MINIMUM_VERSION} or later`)
     }
     const onCluster = options.cluster ? ` ON CLUSTER ${options.cluster}` : ''
-    await reaching(options.url, bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${options.database}${onCluster}` }))
+    await reaching(
+      options.url,
+      bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${options.database}${onCluster}` }),
+    )
   } finally {
     await bootstrap.close()
   }

@@ -49,7 +49,9 @@ export function renderForCluster(statement: string, cluster: string): string[] {
   if (alter) return renderAlter(statement, code, alter, cluster)
   const named = DROP_VIEW.exec(code) ?? CREATE_PLAIN_VIEW.exec(code)
   if (named) return [splice(statement, [[named.indices![1], `${named[1]} ON CLUSTER ${cluster}`]])]
-  throw new Error(`no cluster rendering for this statement (extend src/clickhouse/cluster.ts): ${code.trim().split('\n')[0]}`)
+  throw new Error(
+    `no cluster rendering for this statement (extend src/clickhouse/cluster.ts): ${code.trim().split('\n')[0]}`,
+  )
 }
 
 /**
@@ -77,7 +79,9 @@ function renderTable(statement: string, code: string, header: RegExpExecArray, c
   const [kind, args] = [engine[1], engine[2]?.trim()]
   const replicated = `ENGINE = Replicated${kind}MergeTree('/clickhouse/tables/{shard}/{database}/${local}', '{replica}'${args ? `, ${args}` : ''})`
   const columns = columnNames(code, header.indices![0][1] - 1) // the header ends with the list's `(`
-  const key = SHARDING_COLUMNS.every((column) => columns.includes(column)) ? `cityHash64(${SHARDING_COLUMNS.join(', ')})` : shardingBySortingKey(code)
+  const key = SHARDING_COLUMNS.every((column) => columns.includes(column))
+    ? `cityHash64(${SHARDING_COLUMNS.join(', ')})`
+    : shardingBySortingKey(code)
   const comment = TABLE_COMMENT.exec(code)
   return [
     splice(statement, [

@@ -4,7 +4,6 @@ import { cached, type Store } from '../store/store.ts'
 import { ajv } from '../validation.ts'
 import { definitionsFileSchema, type Definition } from './schema.ts'
 
-
 const validateFile = ajv.compile<{ definitions: Definition[] }>(definitionsFileSchema)
 
 export type DefinitionRecord = { definition: Definition; updatedAt: string; lastPurgeAt: string | null }
@@ -95,11 +94,12 @@ export function checkDefinitions(data: unknown, source: string): Definition[] {
     const [, , index, field] = error.instancePath.split('/')
     const entries = (data as { definitions?: { name?: unknown }[] }).definitions
     const where = index === undefined ? 'file' : `definition #${Number(index) + 1}${nameOf(entries?.[Number(index)])}`
-    const about = error.keyword === 'additionalProperties'
-      ? `unknown field ${(error.params as { additionalProperty: string }).additionalProperty}`
-      : error.keyword === 'required'
-        ? `missing field ${(error.params as { missingProperty: string }).missingProperty}`
-        : `${field ?? 'definitions'} ${error.message}`
+    const about =
+      error.keyword === 'additionalProperties'
+        ? `unknown field ${(error.params as { additionalProperty: string }).additionalProperty}`
+        : error.keyword === 'required'
+          ? `missing field ${(error.params as { missingProperty: string }).missingProperty}`
+          : `${field ?? 'definitions'} ${error.message}`
     throw new UsageError(`invalid ${source}: ${where}: ${about}`)
   }
   const seen = new Set<string>()
@@ -108,7 +108,9 @@ export function checkDefinitions(data: unknown, source: string): Definition[] {
       throw new UsageError(`invalid ${source}: definition #${index + 1} ("${definition.name}"): name is used twice`)
     }
     if (definition.noise && definition.noise.valueMin > definition.noise.valueMax) {
-      throw new UsageError(`invalid ${source}: definition #${index + 1} ("${definition.name}"): noise valueMin must not exceed valueMax`)
+      throw new UsageError(
+        `invalid ${source}: definition #${index + 1} ("${definition.name}"): noise valueMin must not exceed valueMax`,
+      )
     }
     seen.add(definition.name)
   }

@@ -9,8 +9,16 @@ export type MirrorSource = { definitions: Definition[]; withWildcardSets: string
 
 export function mirrorSource(store: Store): MirrorSource {
   return {
-    definitions: createDefinitions(store).list().map((record) => record.definition),
-    withWildcardSets: [...new Set(createWildcards(store).list().map((set) => set.measureName))],
+    definitions: createDefinitions(store)
+      .list()
+      .map((record) => record.definition),
+    withWildcardSets: [
+      ...new Set(
+        createWildcards(store)
+          .list()
+          .map((set) => set.measureName),
+      ),
+    ],
   }
 }
 
@@ -21,13 +29,19 @@ export function mirrorSource(store: Store): MirrorSource {
  * suppression) that the view would show beside the API's "*" rows, giving the hidden ones away.
  */
 const publishable = (definition: Definition, withWildcardSets: Set<string>) =>
-  (definition.accessApp || definition.accessPublic) && !definition.noise && !definition.fixedPublication && !withWildcardSets.has(definition.name)
+  (definition.accessApp || definition.accessPublic) &&
+  !definition.noise &&
+  !definition.fixedPublication &&
+  !withWildcardSets.has(definition.name)
 
 /**
  * Makes the measure_definitions table (clickhouse/0005) equal to the SQLite definitions: a new
  * version of each, a tombstone for each name that is gone. Returns how many of each.
  */
-export async function mirrorDefinitions(client: ClickHouseClient, { definitions, withWildcardSets }: MirrorSource): Promise<{ mirrored: number; removed: number }> {
+export async function mirrorDefinitions(
+  client: ClickHouseClient,
+  { definitions, withWildcardSets }: MirrorSource,
+): Promise<{ mirrored: number; removed: number }> {
   const rolledUp = new Set(withWildcardSets)
   const result = await client.query({ query: 'SELECT name FROM measure_definitions FINAL', format: 'JSONEachRow' })
   const current = new Set(definitions.map((definition) => definition.name))
@@ -47,7 +61,14 @@ export async function mirrorDefinitions(client: ClickHouseClient, { definitions,
       version,
       deleted: 0,
     })),
-    ...gone.map((name) => ({ name, aggregation_threshold: 0, threshold_on: 'measures', readable: false, version, deleted: 1 })),
+    ...gone.map((name) => ({
+      name,
+      aggregation_threshold: 0,
+      threshold_on: 'measures',
+      readable: false,
+      version,
+      deleted: 1,
+    })),
   ]
   if (rows.length) await client.insert({ table: 'measure_definitions', values: rows, format: 'JSONEachRow' })
   return { mirrored: definitions.length, removed: gone.length }

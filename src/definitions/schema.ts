@@ -64,16 +64,19 @@ export const definitionSchema = {
     // No defaults for the privacy options: a definition stored before them reads the same as one loaded after.
     thresholdOn: {
       enum: ['measures', 'contributors'],
-      description: 'what aggregationThreshold counts: measures (absent), or distinct contributors, then shown as each row\'s contributors',
+      description:
+        "what aggregationThreshold counts: measures (absent), or distinct contributors, then shown as each row's contributors",
     },
     fixedPublication: {
       type: 'boolean',
-      description: 'published by one period (aggregationPeriod, stored buckets without one) and its registered rollups only, periods whole: answers to different requests are parts of one suppressed whole',
+      description:
+        'published by one period (aggregationPeriod, stored buckets without one) and its registered rollups only, periods whole: answers to different requests are parts of one suppressed whole',
     },
     hideExtremes: { type: 'boolean', description: 'no min and max in answers' },
     noise: {
       type: ['object', 'null'],
-      description: 'discrete Laplace noise on count, countNotZero, sum (and contributors), avg computed from them; values clamped to [valueMin, valueMax] at ingest',
+      description:
+        'discrete Laplace noise on count, countNotZero, sum (and contributors), avg computed from them; values clamped to [valueMin, valueMax] at ingest',
       required: ['epsilon', 'valueMin', 'valueMax'],
       additionalProperties: false,
       properties: {

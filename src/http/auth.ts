@@ -5,7 +5,9 @@ import type { Scope } from '../tokens/scopes.ts'
 import type { Tokens } from '../tokens/tokens.ts'
 
 const unauthorized = () =>
-  new HttpError(401, 'Unauthorized Access', { headers: { 'WWW-Authenticate': 'Bearer realm="Authentication Required"' } })
+  new HttpError(401, 'Unauthorized Access', {
+    headers: { 'WWW-Authenticate': 'Bearer realm="Authentication Required"' },
+  })
 
 /**
  * Bearer-token check: a missing, malformed, unknown, expired or revoked token gets the original's

@@ -31,7 +31,8 @@ export function jsonBody(limit: string, { ndjson = false } = {}): Middleware {
   return async (ctx, next) => {
     // A body comes with a length or chunked (Transfer-Encoding): either way, it must be JSON.
     const hasBody = Boolean(ctx.request.length || ctx.get('Transfer-Encoding'))
-    if (hasBody && !ctx.is('json') && !(ndjson && ctx.is(NDJSON))) throw new HttpError(415, `Content-Type must be ${accepted}`)
+    if (hasBody && !ctx.is('json') && !(ndjson && ctx.is(NDJSON)))
+      throw new HttpError(415, `Content-Type must be ${accepted}`)
     return parse(ctx, next)
   }
 }

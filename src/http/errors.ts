@@ -12,10 +12,12 @@ export function renderErrors(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next()
-      if (ctx.body === undefined && ctx.status >= 400) throw unanswered(ctx.status, ctx.method, ctx.path, ctx.response.get('Allow'))
+      if (ctx.body === undefined && ctx.status >= 400)
+        throw unanswered(ctx.status, ctx.method, ctx.path, ctx.response.get('Allow'))
     } catch (err) {
       const error = toHttpError(err)
-      if (error.status >= 500 && !(err instanceof HttpError)) logger.error({ err, requestId: ctx.state.requestId }, 'request failed')
+      if (error.status >= 500 && !(err instanceof HttpError))
+        logger.error({ err, requestId: ctx.state.requestId }, 'request failed')
       ctx.status = error.status
       ctx.set(error.headers)
       ctx.body = { error: error.message, ...error.extra }
@@ -37,7 +39,11 @@ function unanswered(status: number, method: string, path: string, allow: string)
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err
   const { status, expose, message, headers, code } = (err ?? {}) as {
-    status?: number; expose?: boolean; message?: string; headers?: Record<string, string>; code?: unknown
+    status?: number
+    expose?: boolean
+    message?: string
+    headers?: Record<string, string>
+    code?: unknown
   }
   // zlib, inflating a body sent with Content-Encoding: gzip or deflate that is not.
   if (typeof code === 'string' && code.startsWith('Z_')) return new HttpError(400, 'Malformed compressed body')

@@ -8,7 +8,12 @@ import { firstLine, UsageError } from '../errors.ts'
 export function listen(server: Server, host: string, port: number, keys = ''): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      const reason = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'unknown host' : firstLine(err)
+      const reason =
+        err.code === 'EADDRINUSE'
+          ? 'the port is in use'
+          : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
+            ? 'unknown host'
+            : firstLine(err)
       reject(new UsageError(`cannot listen on ${host}:${port}${keys}: ${reason}`))
     })
     server.listen(port, host, resolve)

@@ -24,7 +24,16 @@ export function logRequests(logger: Logger): Middleware {
     try {
       await next()
     } finally {
-      logger.info({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round((performance.now() - start) * 10) / 10 }, 'request')
+      logger.info(
+        {
+          requestId,
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          ms: Math.round((performance.now() - start) * 10) / 10,
+        },
+        'request',
+      )
     }
   }
 }

@@ -37,7 +37,12 @@ const sum = (values: Iterable<number>) => [...values].reduce((total, value) => t
  * the aggregates). What it did per measure is recorded (records.ts), so a second run adds only
  * what the original received since. ClickHouse work goes through `run` (a running server's, if any).
  */
-export async function importOriginal(original: Original, store: Store, run: RunOperation, options: ImportOptions): Promise<void> {
+export async function importOriginal(
+  original: Original,
+  store: Store,
+  run: RunOperation,
+  options: ImportOptions,
+): Promise<void> {
   const { print, dryRun } = options
   const definitions = createDefinitions(store)
   const records = createImportRecords(store)
@@ -45,19 +50,28 @@ export async function importOriginal(original: Original, store: Store, run: RunO
   const importedAt = new Date().toISOString().slice(0, 23).replace('T', ' ')
 
   print(`Reading the original's database at ${original.where} (one snapshot)`)
-  const incoming = checkDefinitions({ definitions: (await original.definitions()).map(toDefinition) }, "measure_definition table of the original")
+  const incoming = checkDefinitions(
+    { definitions: (await original.definitions()).map(toDefinition) },
+    'measure_definition table of the original',
+  )
   // Fields of this service's own (privacy options) set here before are kept.
   const merged = incoming.map((definition) => ({ ...definitions.get(definition.name), ...definition }))
   const byName = new Map(merged.map((definition) => [definition.name, definition]))
   const names = [...byName.keys()]
-  const tokens = (await original.tokens()).filter((row): row is { id: number; org: string; token: string } => Boolean(row.org && row.token))
+  const tokens = (await original.tokens()).filter((row): row is { id: number; org: string; token: string } =>
+    Boolean(row.org && row.token),
+  )
   const through = await original.aggregatedThrough()
   const bucketCounts = await original.bucketCounts()
   const bucketsToDo = names.filter((name) => !done.get(name)?.bucketsDoneAt)
   // A measure whose buckets were imported before keeps the split of that snapshot (records.ts).
   const scopes: RawScope[] = names.map((name) => {
     const record = done.get(name)
-    return { name, mark: record?.rawMark ?? 0, through: record?.bucketsDoneAt ? record.aggregatedThrough : (through.get(name) ?? null) }
+    return {
+      name,
+      mark: record?.rawMark ?? 0,
+      through: record?.bucketsDoneAt ? record.aggregatedThrough : (through.get(name) ?? null),
+    }
   })
   const rawCounts = await original.rawCounts(scopes)
   const orphans = await original.orphans(names)
@@ -68,15 +82,25 @@ export async function importOriginal(original: Original, store: Store, run: RunO
   const newNames = names.filter((name) => !definitions.get(name))
   print('To import:')
   print(`  measure_definition  ${plural(names.length, 'definition')} (${count(newNames.length)} new here)`)
-  print(`  auth                ${plural(tokens.length, 'token')} of ${plural(new Set(tokens.map((row) => row.org)).size, 'org')}`)
+  print(
+    `  auth                ${plural(tokens.length, 'token')} of ${plural(new Set(tokens.map((row) => row.org)).size, 'org')}`,
+  )
   print(
     `  aggregation         ${plural(bucketTotal, 'row')} of ${plural(bucketsToDo.filter((name) => bucketCounts.has(name)).length, 'measure')}` +
-      (bucketsToDo.length < names.length ? ` (${plural(names.length - bucketsToDo.length, 'measure')} imported before: skipped)` : ''),
+      (bucketsToDo.length < names.length
+        ? ` (${plural(names.length - bucketsToDo.length, 'measure')} imported before: skipped)`
+        : ''),
   )
-  print(`  aggregation_date    ${plural(through.size, 'high-water mark')}: raw measures received up to it are already in aggregation`)
-  print(`  raw_measure         ${plural(rawTotal, 'raw measure')}: ${count(rawAggregated)} already in aggregation (kept, not counted again), ${count(rawTotal - rawAggregated)} not yet aggregated (counted)`)
+  print(
+    `  aggregation_date    ${plural(through.size, 'high-water mark')}: raw measures received up to it are already in aggregation`,
+  )
+  print(
+    `  raw_measure         ${plural(rawTotal, 'raw measure')}: ${count(rawAggregated)} already in aggregation (kept, not counted again), ${count(rawTotal - rawAggregated)} not yet aggregated (counted)`,
+  )
   if (orphans.buckets + orphans.raw > 0) {
-    print(`  not imported        ${plural(orphans.buckets, 'aggregation row')} and ${plural(orphans.raw, 'raw measure')} of measures without a definition: ${orphans.names.join(', ')}`)
+    print(
+      `  not imported        ${plural(orphans.buckets, 'aggregation row')} and ${plural(orphans.raw, 'raw measure')} of measures without a definition: ${orphans.names.join(', ')}`,
+    )
   }
 
   const target = await run('importTargetState', { names })
@@ -119,9 +143,13 @@ export async function importOriginal(original: Original, store: Store, run: RunO
   print(dryRun ? 'Dry run, nothing changed. It would import:' : 'Imported:')
   print(
     `  measure_definition  ${plural(names.length, 'definition')}` +
-      (dryRun ? ` (${count(newNames.length)} new here)` : ` (${count(upserted.inserted.length)} new, ${count(upserted.updated.length)} updated)`),
+      (dryRun
+        ? ` (${count(newNames.length)} new here)`
+        : ` (${count(upserted.inserted.length)} new, ${count(upserted.updated.length)} updated)`),
   )
-  print(`  auth                ${plural(dryRun ? tokens.length : adopted, 'token')}, kept as hashes${dryRun ? '' : ` (${count(tokens.length - adopted)} known already)`}`)
+  print(
+    `  auth                ${plural(dryRun ? tokens.length : adopted, 'token')}, kept as hashes${dryRun ? '' : ` (${count(tokens.length - adopted)} known already)`}`,
+  )
   print(
     `  aggregation         ${plural(buckets.rows, 'bucket row')}; ${plural(buckets.wildcardRows, 'wildcard row')} as ${plural(buckets.sets.length, 'wildcard set')}` +
       buckets.sets.map((set) => ` (${set.name}: ${set.groups} from ${set.from})`).join('') +
@@ -130,7 +158,9 @@ export async function importOriginal(original: Original, store: Store, run: RunO
   if (buckets.duplicates.length > 0) {
     const shown = buckets.duplicates.slice(0, 5).join('; ')
     const more = buckets.duplicates.length > 5 ? ` and ${count(buckets.duplicates.length - 5)} more` : ''
-    print(`  known defect        ${plural(buckets.duplicates.length, 'bucket key')} with several rows in aggregation, each answered as a row of its own as the original did: ${shown}${more}`)
+    print(
+      `  known defect        ${plural(buckets.duplicates.length, 'bucket key')} with several rows in aggregation, each answered as a row of its own as the original did: ${shown}${more}`,
+    )
   }
   print(
     `  raw_measure         ${plural(raw.aggregated + raw.counted, 'raw measure')}: ${count(raw.aggregated)} already in aggregation (kept, not counted), ${count(raw.counted)} counted` +
@@ -194,7 +224,9 @@ async function importBuckets(
   const seen = new Set<string>()
   const report = progress(pass.print, 'aggregation', pass.total)
   let read = 0
-  let measure: { name: string; definition: Definition; startDate: string; keys: Map<string, number>; lines: string[] } | undefined
+  let measure:
+    | { name: string; definition: Definition; startDate: string; keys: Map<string, number>; lines: string[] }
+    | undefined
   const inserts = inOrder()
 
   const flush = async () => {
@@ -224,7 +256,13 @@ async function importBuckets(
         if (row.measure_name !== measure?.name) {
           await finish()
           await begin(row.measure_name)
-          measure = { name: row.measure_name, definition: pass.byName.get(row.measure_name)!, startDate: '', keys: new Map(), lines: [] }
+          measure = {
+            name: row.measure_name,
+            definition: pass.byName.get(row.measure_name)!,
+            startDate: '',
+            keys: new Map(),
+            lines: [],
+          }
         }
         const startDate = bucketOf(row.start_date)
         if (startDate === null || !(Number(row.count) > 0)) {
@@ -247,7 +285,10 @@ async function importBuckets(
         }
         const duplicate = numberOf(measure.keys, key)
         if (duplicate === 1) result.duplicates.push(`${measure.name} ${startDate} ${describe(key, measure.definition)}`)
-        if (duplicate > MAX_DUPLICATE) throw new UsageError(`aggregation holds more than ${MAX_DUPLICATE + 1} rows for one key: ${measure.name} ${startDate} ${describe(key, measure.definition)}`)
+        if (duplicate > MAX_DUPLICATE)
+          throw new UsageError(
+            `aggregation holds more than ${MAX_DUPLICATE + 1} rows for one key: ${measure.name} ${startDate} ${describe(key, measure.definition)}`,
+          )
         measure.lines.push(JSON.stringify(toImportedBucket(row, startDate, key, duplicate, pass.importedAt)))
         result.rows++
         if (measure.lines.length >= CHUNK_ROWS) await flush()
@@ -288,12 +329,18 @@ type RawResult = { aggregated: number; counted: number; present: number; skipped
  * (by original id) skipped. The mark then moves to the last row received over an hour before the
  * snapshot (records.ts).
  */
-async function importRaw(original: Original, run: RunOperation, pass: Pass & { scopes: RawScope[]; migrated: boolean }): Promise<RawResult> {
+async function importRaw(
+  original: Original,
+  run: RunOperation,
+  pass: Pass & { scopes: RawScope[]; migrated: boolean },
+): Promise<RawResult> {
   const result: RawResult = { aggregated: 0, counted: 0, present: 0, skipped: 0 }
   const marks = new Map(pass.scopes.map((scope) => [scope.name, scope.mark]))
   const report = progress(pass.print, 'raw_measure', pass.total)
   let read = 0
-  let measure: { name: string; definition: Definition; present: Set<number>; mark: number; lines: string[]; ids: number[] } | undefined
+  let measure:
+    | { name: string; definition: Definition; present: Set<number>; mark: number; lines: string[]; ids: number[] }
+    | undefined
   const inserts = inOrder()
 
   const flush = async () => {
@@ -316,7 +363,14 @@ async function importRaw(original: Original, run: RunOperation, pass: Pass & { s
           await finish()
           const mark = marks.get(row.measure_name)!
           const present = pass.migrated ? await run('importedRawIds', { measure: row.measure_name, above: mark }) : []
-          measure = { name: row.measure_name, definition: pass.byName.get(row.measure_name)!, present: new Set(present), mark, lines: [], ids: [] }
+          measure = {
+            name: row.measure_name,
+            definition: pass.byName.get(row.measure_name)!,
+            present: new Set(present),
+            mark,
+            lines: [],
+            ids: [],
+          }
         }
         if (row.settled) measure.mark = row.id
         const startDate = bucketOf(row.start_date)

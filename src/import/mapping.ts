@@ -57,9 +57,17 @@ export function groupValue(group: unknown, key: string | null): string {
 export type Key = { createdBy: string; group1: string; group2: string; group3: string }
 
 /** The bucket key of a row within its measure and start date, as this service stores it. */
-export function keyOf(row: Pick<BucketRow, 'created_by' | 'group1' | 'group2' | 'group3'>, definition: Definition): Key {
+export function keyOf(
+  row: Pick<BucketRow, 'created_by' | 'group1' | 'group2' | 'group3'>,
+  definition: Definition,
+): Key {
   const [key1, key2, key3] = groupKeys(definition)
-  return { createdBy: row.created_by ?? '', group1: groupValue(row.group1, key1), group2: groupValue(row.group2, key2), group3: groupValue(row.group3, key3) }
+  return {
+    createdBy: row.created_by ?? '',
+    group1: groupValue(row.group1, key1),
+    group2: groupValue(row.group2, key2),
+    group3: groupValue(row.group3, key3),
+  }
 }
 
 /** The groups of a key that read "*": an aggregation row of compute-wildcard-aggregate. */
@@ -72,12 +80,34 @@ const number = (text: string | null): number | null => (text === null ? null : N
 
 /** The columns of imported_aggregates (clickhouse/0007) that toImportedBucket fills, in order. */
 export const BUCKET_COLUMNS = [
-  'measure_name', 'start_date', 'created_by', 'group1', 'group2', 'group3', 'duplicate', 'count', 'count_not_zero',
-  'sum', 'min', 'max', 'avg', 'std', 'first_quartile', 'median', 'third_quartile', 'imported_at',
+  'measure_name',
+  'start_date',
+  'created_by',
+  'group1',
+  'group2',
+  'group3',
+  'duplicate',
+  'count',
+  'count_not_zero',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'std',
+  'first_quartile',
+  'median',
+  'third_quartile',
+  'imported_at',
 ] as const
 
 /** An imported_aggregates row: the original's statistics as stored. */
-export function toImportedBucket(row: BucketRow, startDate: string, key: Key, duplicate: number, importedAt: string): unknown[] {
+export function toImportedBucket(
+  row: BucketRow,
+  startDate: string,
+  key: Key,
+  duplicate: number,
+  importedAt: string,
+): unknown[] {
   const count = row.count!
   const sum = number(row.sum) ?? 0
   return [
@@ -105,7 +135,17 @@ export function toImportedBucket(row: BucketRow, startDate: string, key: Key, du
 
 /** The columns of raw_measures that toRawMeasure fills, in order (the others take their defaults). */
 export const RAW_COLUMNS = [
-  'measure_name', 'start_date', 'created_by', 'group1', 'group2', 'group3', 'value', 'with_quartiles', 'received_at', 'original_id', 'in_imported_aggregates',
+  'measure_name',
+  'start_date',
+  'created_by',
+  'group1',
+  'group2',
+  'group3',
+  'value',
+  'with_quartiles',
+  'received_at',
+  'original_id',
+  'in_imported_aggregates',
 ] as const
 
 /**

@@ -92,7 +92,9 @@ const BATCH_ROWS = 10_000
 const TIMESTAMP_OID = 1114
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === TIMESTAMP_OID ? (text: string) => text : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    oid === TIMESTAMP_OID
+      ? (text: string) => text
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 }
 
 /**
@@ -153,7 +155,8 @@ export async function openOriginal(url: string): Promise<Original> {
   return {
     where,
     definitions: () => rows<DefinitionRow>('SELECT * FROM measure_definition ORDER BY id'),
-    tokens: () => rows<{ id: number; org: string | null; token: string | null }>('SELECT id, org, token FROM auth ORDER BY id'),
+    tokens: () =>
+      rows<{ id: number; org: string | null; token: string | null }>('SELECT id, org, token FROM auth ORDER BY id'),
     async aggregatedThrough() {
       const result = await rows<{ name: string; through: string }>(
         `SELECT d.name, max(a.last_aggregated_measure_date) AS through
@@ -163,7 +166,9 @@ export async function openOriginal(url: string): Promise<Original> {
       return new Map(result.map((row) => [row.name, row.through]))
     },
     async bucketCounts() {
-      const result = await rows<{ name: string; n: string }>('SELECT measure_name AS name, count(*) AS n FROM aggregation GROUP BY measure_name')
+      const result = await rows<{ name: string; n: string }>(
+        'SELECT measure_name AS name, count(*) AS n FROM aggregation GROUP BY measure_name',
+      )
       return new Map(result.map((row) => [row.name, Number(row.n)]))
     },
     async rawCounts(scopes) {

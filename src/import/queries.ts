@@ -17,14 +17,31 @@ const TABLES = ['raw_measures', 'aggregates', 'imported_aggregates']
  * The measures among `names` of which ClickHouse holds anything (raw measures, aggregate states,
  * imported buckets), and whether the schema has the import's columns yet (a dry run does not migrate).
  */
-export async function importTargetState(client: ClickHouseClient, names: string[]): Promise<{ withData: string[]; migrated: boolean }> {
-  const existing = await rows<{ name: string }>(client, 'SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {tables:Array(String)}', { tables: TABLES })
+export async function importTargetState(
+  client: ClickHouseClient,
+  names: string[],
+): Promise<{ withData: string[]; migrated: boolean }> {
+  const existing = await rows<{ name: string }>(
+    client,
+    'SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN {tables:Array(String)}',
+    { tables: TABLES },
+  )
   const tables = TABLES.filter((table) => existing.some((row) => row.name === table))
-  const columns = await rows<{ n: number }>(client, "SELECT count() AS n FROM system.columns WHERE database = currentDatabase() AND table = 'raw_measures' AND name = 'original_id'", {})
+  const columns = await rows<{ n: number }>(
+    client,
+    "SELECT count() AS n FROM system.columns WHERE database = currentDatabase() AND table = 'raw_measures' AND name = 'original_id'",
+    {},
+  )
   if (tables.length === 0 || names.length === 0) return { withData: [], migrated: columns[0].n > 0 }
   // Identifiers from the fixed list above only.
-  const union = tables.map((table) => `SELECT DISTINCT measure_name FROM ${table} WHERE measure_name IN {names:Array(String)}`).join(' UNION DISTINCT ')
-  const withData = await rows<{ measure_name: string }>(client, `SELECT measure_name FROM (${union}) ORDER BY measure_name`, { names })
+  const union = tables
+    .map((table) => `SELECT DISTINCT measure_name FROM ${table} WHERE measure_name IN {names:Array(String)}`)
+    .join(' UNION DISTINCT ')
+  const withData = await rows<{ measure_name: string }>(
+    client,
+    `SELECT measure_name FROM (${union}) ORDER BY measure_name`,
+    { names },
+  )
   return { withData: withData.map((row) => row.measure_name), migrated: columns[0].n > 0 }
 }
 
@@ -43,7 +60,11 @@ export async function importedRawIds(client: ClickHouseClient, measure: string, 
  * stopped half-way through them): a mutation, done when this returns (mutations_sync = 2).
  */
 export async function clearImportedBuckets(client: ClickHouseClient, measure: string, cluster: string): Promise<void> {
-  const [{ n }] = await rows<{ n: number }>(client, 'SELECT count() AS n FROM imported_aggregates WHERE measure_name = {measure:String}', { measure })
+  const [{ n }] = await rows<{ n: number }>(
+    client,
+    'SELECT count() AS n FROM imported_aggregates WHERE measure_name = {measure:String}',
+    { measure },
+  )
   if (n === 0) return
   await client.command({
     query: `ALTER TABLE ${localTarget('imported_aggregates', cluster)} DELETE WHERE measure_name = {measure:String} SETTINGS mutations_sync = 2`,

@@ -14,7 +14,12 @@ import type { Store } from '../store/store.ts'
  * A run that stopped half-way resumes: buckets not marked done are imported again whole (their
  * earlier rows deleted first), raw rows already in ClickHouse are skipped.
  */
-export type ImportRecord = { measureName: string; aggregatedThrough: string | null; bucketsDoneAt: string | null; rawMark: number }
+export type ImportRecord = {
+  measureName: string
+  aggregatedThrough: string | null
+  bucketsDoneAt: string | null
+  rawMark: number
+}
 
 type Row = { measure_name: string; aggregated_through: string | null; buckets_done_at: string | null; raw_mark: number }
 
@@ -24,9 +29,13 @@ export function createImportRecords(store: Store) {
     `INSERT INTO original_imports (measure_name, aggregated_through, raw_mark, updated_at) VALUES (?, ?, 0, ?)
      ON CONFLICT (measure_name) DO UPDATE SET aggregated_through = excluded.aggregated_through, updated_at = excluded.updated_at`,
   )
-  const bucketsDone = store.db.prepare('UPDATE original_imports SET buckets_done_at = ?, updated_at = ? WHERE measure_name = ?')
+  const bucketsDone = store.db.prepare(
+    'UPDATE original_imports SET buckets_done_at = ?, updated_at = ? WHERE measure_name = ?',
+  )
   const forget = store.db.prepare('DELETE FROM original_imports WHERE measure_name = ?')
-  const rawMark = store.db.prepare('UPDATE original_imports SET raw_mark = max(raw_mark, ?), updated_at = ? WHERE measure_name = ?')
+  const rawMark = store.db.prepare(
+    'UPDATE original_imports SET raw_mark = max(raw_mark, ?), updated_at = ? WHERE measure_name = ?',
+  )
   const now = () => new Date().toISOString()
 
   return {
@@ -34,7 +43,12 @@ export function createImportRecords(store: Store) {
       new Map(
         (select.all() as Row[]).map((row) => [
           row.measure_name,
-          { measureName: row.measure_name, aggregatedThrough: row.aggregated_through, bucketsDoneAt: row.buckets_done_at, rawMark: row.raw_mark },
+          {
+            measureName: row.measure_name,
+            aggregatedThrough: row.aggregated_through,
+            bucketsDoneAt: row.buckets_done_at,
+            rawMark: row.raw_mark,
+          },
         ]),
       ),
     /** Before the first write for a measure's buckets: from now on its data here is the import's. */

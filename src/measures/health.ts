@@ -15,11 +15,17 @@ export function writeHealth(writer: Writer, loader: Loader, now = Date.now()): C
   const failure = loader.failure
   if (failure) {
     const seconds = Math.round((now - failure.since) / 1000)
-    return { status: 'ko', error: `loading into ClickHouse fails (for ${seconds} s, ${writer.backlog} measures waiting): ${failure.message}` }
+    return {
+      status: 'ko',
+      error: `loading into ClickHouse fails (for ${seconds} s, ${writer.backlog} measures waiting): ${failure.message}`,
+    }
   }
   const busy = loader.busySince
   if (busy !== undefined && now - busy > STUCK_MS) {
-    return { status: 'ko', error: `loading into ClickHouse has not progressed for ${Math.round((now - busy) / 1000)} s (${writer.backlog} measures waiting)` }
+    return {
+      status: 'ko',
+      error: `loading into ClickHouse has not progressed for ${Math.round((now - busy) / 1000)} s (${writer.backlog} measures waiting)`,
+    }
   }
   return { status: 'ok', backlog: writer.backlog }
 }

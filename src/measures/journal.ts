@@ -40,7 +40,10 @@ export class Journal {
   static open(dir: string, { fsync }: { fsync: boolean }): { journal: Journal; recovered: RecoveredSegment[] } {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
     const recovered: RecoveredSegment[] = []
-    for (const name of fs.readdirSync(dir).filter((file) => file.endsWith(SUFFIX)).sort()) {
+    for (const name of fs
+      .readdirSync(dir)
+      .filter((file) => file.endsWith(SUFFIX))
+      .sort()) {
       const file = path.join(dir, name)
       const bytes = fs.readFileSync(file)
       const end = bytes.lastIndexOf(0x0a) + 1
@@ -146,14 +149,17 @@ export const COLUMNS = [
   'idempotency_key',
 ] as const
 
-const COLUMN_INDEX = Object.fromEntries(COLUMNS.map((column, index) => [column, index])) as Record<(typeof COLUMNS)[number], number>
+const COLUMN_INDEX = Object.fromEntries(COLUMNS.map((column, index) => [column, index])) as Record<
+  (typeof COLUMNS)[number],
+  number
+>
 
 // TabSeparated escapes: a value never holds a raw tab or line break, so a row is one line.
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' }
 const SPECIAL = /[\\\t\n\r\0]/
-const escape = (text: string) => (SPECIAL.test(text) ? text.replace(/[\\\t\n\r\0]/g, (char) => ESCAPES[char]) : text)
+const escaped = (text: string) => (SPECIAL.test(text) ? text.replace(/[\\\t\n\r\0]/g, (char) => ESCAPES[char]) : text)
 
 /** One journal row (COLUMNS, a line): `receivedAt` is `YYYY-MM-DD hh:mm:ss.sss`, `key` '' for none. */
 export function journalLine(measure: StoredMeasure, receivedAt: string, key: string): string {
-  return `${escape(measure.measureName)}\t${measure.startDate}\t${escape(measure.createdBy)}\t${escape(measure.group1)}\t${escape(measure.group2)}\t${escape(measure.group3)}\t${measure.value}\t${measure.withQuartiles}\t${measure.contributor || 0}\t${receivedAt}\t${key}\n`
+  return `${escaped(measure.measureName)}\t${measure.startDate}\t${escaped(measure.createdBy)}\t${escaped(measure.group1)}\t${escaped(measure.group2)}\t${escaped(measure.group3)}\t${measure.value}\t${measure.withQuartiles}\t${measure.contributor || 0}\t${receivedAt}\t${key}\n`
 }

@@ -52,7 +52,9 @@ export class IdempotencyKeys {
     } catch (err) {
       db.close()
       if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-        throw new UsageError(`the journal ${dir} is in use by another process (a running dacc serve?); each server needs its own ingest.journalDir`)
+        throw new UsageError(
+          `the journal ${dir} is in use by another process (a running dacc serve?); each server needs its own ingest.journalDir`,
+        )
       }
       throw err
     }

@@ -56,7 +56,10 @@ export class Loader {
   /** Loads segments left by an earlier run, before the server answers anyone (nothing of them is in the read cache). */
   async replay(segments: Segment[]): Promise<void> {
     for (const segment of segments) {
-      this.#options.logger.info({ segment: segment.name, rows: segment.rows }, 'loading a journal segment left by the last run')
+      this.#options.logger.info(
+        { segment: segment.name, rows: segment.rows },
+        'loading a journal segment left by the last run',
+      )
       await insertSegment(this.#options.clickhouse, segment)
       await this.#options.journal.remove(segment)
     }
@@ -143,7 +146,10 @@ export class Loader {
       } catch (err) {
         this.#options.metrics.failures.inc()
         this.#failure = { message: firstLine(err), since: this.#failure?.since ?? Date.now() }
-        this.#options.logger.error({ err, segment: segment.name }, 'loading a journal segment into ClickHouse failed; retrying')
+        this.#options.logger.error(
+          { err, segment: segment.name },
+          'loading a journal segment into ClickHouse failed; retrying',
+        )
         if (this.#stopping) return false
         await this.#sleep(delay)
       } finally {

@@ -13,16 +13,28 @@ import { COLUMNS, type Segment } from './journal.ts'
  * which would keep a client setting for the rest of its session.
  */
 export async function insertSegment({ client, mode }: ClickHouse, segment: Segment): Promise<void> {
-  const settings = { insert_deduplicate: 1, insert_deduplication_token: `dacc-journal-${segment.name}`, deduplicate_blocks_in_dependent_materialized_views: 1 } as const
+  const settings = {
+    insert_deduplicate: 1,
+    insert_deduplication_token: `dacc-journal-${segment.name}`,
+    deduplicate_blocks_in_dependent_materialized_views: 1,
+  } as const
   if (mode === 'embedded') {
     // The engine reads the file itself: about 7 times cheaper a row than a body passed as text.
-    const rendered = Object.entries(settings).map(([name, value]) => `${name} = ${typeof value === 'string' ? `'${value}'` : value}`).join(', ')
+    const rendered = Object.entries(settings)
+      .map(([name, value]) => `${name} = ${typeof value === 'string' ? `'${value}'` : value}`)
+      .join(', ')
     await client.command({
       query: `INSERT INTO raw_measures (${COLUMNS.join(', ')}) SETTINGS ${rendered} SELECT * FROM file({path:String}, 'TabSeparated')`,
       query_params: { path: segment.path },
     })
   } else {
-    await client.insert({ table: 'raw_measures', columns: [...COLUMNS], format: 'TabSeparated', values: fs.createReadStream(segment.path), clickhouse_settings: settings })
+    await client.insert({
+      table: 'raw_measures',
+      columns: [...COLUMNS],
+      format: 'TabSeparated',
+      values: fs.createReadStream(segment.path),
+      clickhouse_settings: settings,
+    })
   }
 }
 
@@ -35,7 +47,10 @@ export async function detachAggregateView({ client }: ClickHouse): Promise<void>
  * The idempotency keys of raw_measures received within the window, with their receipt times (ms):
  * before the journal, keys were looked up there; a journal new to a store with measures starts from them.
  */
-export async function recentIdempotencyKeys(client: ClickHouse['client'], windowSeconds: number): Promise<[string, number][]> {
+export async function recentIdempotencyKeys(
+  client: ClickHouse['client'],
+  windowSeconds: number,
+): Promise<[string, number][]> {
   const result = await client.query({
     query: `SELECT idempotency_key AS key, toUnixTimestamp64Milli(max(received_at)) AS at FROM raw_measures
             WHERE idempotency_key != '' AND received_at >= now64(3) - toIntervalSecond({window:UInt32})

@@ -26,14 +26,24 @@ export const measureSchema = {
         { type: 'string', format: 'numeric-string' },
       ],
     },
-    startDate: { type: 'string', format: 'dacc-date', description: 'YYYY-MM-DD or an ISO-8601 date-time; the offset is ignored' },
-    createdBy: { type: ['string', 'null'], maxLength: 200, format: 'text', description: 'the producing app (at most 200 characters)' },
+    startDate: {
+      type: 'string',
+      format: 'dacc-date',
+      description: 'YYYY-MM-DD or an ISO-8601 date-time; the offset is ignored',
+    },
+    createdBy: {
+      type: ['string', 'null'],
+      maxLength: 200,
+      format: 'text',
+      description: 'the producing app (at most 200 characters)',
+    },
     contributor: {
       type: ['string', 'null'],
       minLength: 1,
       maxLength: 200,
       format: 'text',
-      description: 'an opaque pseudonym of the sending instance, which derives it itself; stored only as a keyed hash, to count distinct contributors (docs/privacy.md)',
+      description:
+        'an opaque pseudonym of the sending instance, which derives it itself; stored only as a keyed hash, to count distinct contributors (docs/privacy.md)',
     },
     group1: { ...group, description: 'required iff the definition has group1Key: {"<group1Key>": value}' },
     group2: { ...group, description: 'required iff the definition has group2Key: {"<group2Key>": value}' },
@@ -102,8 +112,10 @@ export function toMeasure(body: unknown, findDefinition: (name: string) => Defin
     }
     if (given !== undefined) values[index] = String(given[givenKey!])
   }
-  if (faulty.has('createdBy')) throw badRequest('createdBy type is incorrect, it must be a string of at most 200 characters')
-  if (faulty.has('contributor')) throw badRequest('contributor type is incorrect, it must be a string of 1 to 200 characters')
+  if (faulty.has('createdBy'))
+    throw badRequest('createdBy type is incorrect, it must be a string of at most 200 characters')
+  if (faulty.has('contributor'))
+    throw badRequest('contributor type is incorrect, it must be a string of 1 to 200 characters')
   const value = Number(measure.value)
   return {
     measureName: definition.name,

@@ -87,7 +87,8 @@ export class Writer {
         return Promise.resolve()
       }
     }
-    if (this.#backlog + measures.length > this.#options.maxBacklogRows && this.#backlog > 0) return Promise.reject(new QueueFull())
+    if (this.#backlog + measures.length > this.#options.maxBacklogRows && this.#backlog > 0)
+      return Promise.reject(new QueueFull())
     this.#backlog += measures.length
     const done = new Promise<void>((resolve, reject) => this.#queue.push({ measures, key, resolve, reject }))
     if (key) {
@@ -145,7 +146,9 @@ export class Writer {
     const stored = this.#stored(group)
     let text = ''
     let index = 0
-    for (const request of group) for (let end = index + request.measures.length; index < end; index++) text += journalLine(stored[index], receivedAt, request.key)
+    for (const request of group)
+      for (let end = index + request.measures.length; index < end; index++)
+        text += journalLine(stored[index], receivedAt, request.key)
     const wasEmpty = journal.open === undefined || journal.open.rows === 0
     let segment: Segment
     const appended = performance.now()
@@ -187,8 +190,13 @@ export class Writer {
   /** The group's measures as stored: each contributor pseudonym replaced by its keyed hash (one HMAC per pseudonym and group). */
   #stored(group: Request[]): StoredMeasure[] {
     const ids = new Map<string, string>()
-    const idOf = (pseudonym: string) => ids.get(pseudonym) ?? ids.set(pseudonym, this.#options.contributorId(pseudonym)).get(pseudonym)!
-    return group.flatMap((request) => request.measures.map((measure) => (measure.contributor === '' ? measure : { ...measure, contributor: idOf(measure.contributor) })))
+    const idOf = (pseudonym: string) =>
+      ids.get(pseudonym) ?? ids.set(pseudonym, this.#options.contributorId(pseudonym)).get(pseudonym)!
+    return group.flatMap((request) =>
+      request.measures.map((measure) =>
+        measure.contributor === '' ? measure : { ...measure, contributor: idOf(measure.contributor) },
+      ),
+    )
   }
 }
 

@@ -16,12 +16,17 @@ export type MetricsListener = {
  * never on the API's port: what it tells (traffic, backlog, measure names) is for the operators'
  * network only. It also starts sampling the process's own metrics, which only a scrape reads.
  */
-export async function serveMetrics(registry: Registry, { host, port }: { host: string; port: number }, logger: Logger): Promise<MetricsListener> {
+export async function serveMetrics(
+  registry: Registry,
+  { host, port }: { host: string; port: number },
+  logger: Logger,
+): Promise<MetricsListener> {
   collectProcessMetrics(registry)
   const server = http.createServer((request, response) => {
     const path = request.url?.split('?')[0]
     if (path !== '/metrics') return answer(response, 404, 'Not found: the metrics are at /metrics\n')
-    if (request.method !== 'GET' && request.method !== 'HEAD') return answer(response, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' })
+    if (request.method !== 'GET' && request.method !== 'HEAD')
+      return answer(response, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' })
     registry.metrics().then(
       (text) => answer(response, 200, text, { 'Content-Type': registry.contentType }),
       (err: unknown) => {
@@ -44,7 +49,12 @@ export async function serveMetrics(registry: Registry, { host, port }: { host: s
   }
 }
 
-function answer(response: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+function answer(
+  response: http.ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers })
   response.end(body)
 }

@@ -31,7 +31,8 @@ const SEGMENT_MEASURES = [1, 10, 100, 1000, 5000, 10000, 25000, 50000, 65000]
 export function createMetrics({ backlog, backlogLimit }: MetricSources) {
   const registry = new Registry()
   const registers = [registry]
-  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) => new Counter({ name, help, labelNames, registers })
+  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+    new Counter({ name, help, labelNames, registers })
   const histogram = <L extends string>(name: string, help: string, buckets: number[], labelNames: L[] = []) =>
     new Histogram({ name, help, buckets, labelNames, registers })
 
@@ -46,27 +47,84 @@ export function createMetrics({ backlog, backlogLimit }: MetricSources) {
       ),
     },
     writes: {
-      accepted: counter('dacc_measures_accepted_total', 'Measures acknowledged (durable in the journal), by measure name', ['measure']),
-      deduplicated: counter('dacc_measures_deduplicated_total', 'Measures of requests answered as retries of an Idempotency-Key already acknowledged, not stored again'),
-      refused: counter('dacc_measure_requests_refused_total', 'POST /measure(s) requests of an authorized token refused (4xx, 503), by reason', ['reason']),
-      appendSeconds: histogram('dacc_journal_append_duration_seconds', 'Time to write and flush one group of requests to the journal', APPEND_SECONDS),
-      appendFailures: counter('dacc_journal_append_failures_total', 'Journal appends that failed (their requests got 503)'),
-      backlog: new Gauge({ name: 'dacc_write_backlog_measures', help: 'Measures acknowledged and not yet loaded into ClickHouse', registers, collect() { this.set(backlog()) } }),
-      backlogLimit: new Gauge({ name: 'dacc_write_backlog_limit_measures', help: 'Backlog past which writes get 503 (ingest.maxQueuedRows)', registers }),
+      accepted: counter(
+        'dacc_measures_accepted_total',
+        'Measures acknowledged (durable in the journal), by measure name',
+        ['measure'],
+      ),
+      deduplicated: counter(
+        'dacc_measures_deduplicated_total',
+        'Measures of requests answered as retries of an Idempotency-Key already acknowledged, not stored again',
+      ),
+      refused: counter(
+        'dacc_measure_requests_refused_total',
+        'POST /measure(s) requests of an authorized token refused (4xx, 503), by reason',
+        ['reason'],
+      ),
+      appendSeconds: histogram(
+        'dacc_journal_append_duration_seconds',
+        'Time to write and flush one group of requests to the journal',
+        APPEND_SECONDS,
+      ),
+      appendFailures: counter(
+        'dacc_journal_append_failures_total',
+        'Journal appends that failed (their requests got 503)',
+      ),
+      backlog: new Gauge({
+        name: 'dacc_write_backlog_measures',
+        help: 'Measures acknowledged and not yet loaded into ClickHouse',
+        registers,
+        collect() {
+          this.set(backlog())
+        },
+      }),
+      backlogLimit: new Gauge({
+        name: 'dacc_write_backlog_limit_measures',
+        help: 'Backlog past which writes get 503 (ingest.maxQueuedRows)',
+        registers,
+      }),
     },
     loads: {
-      seconds: histogram('dacc_load_duration_seconds', 'Time of one INSERT of a journal segment into ClickHouse', LOAD_SECONDS),
-      measures: histogram('dacc_load_segment_measures', 'Measures of each journal segment loaded into ClickHouse', SEGMENT_MEASURES),
-      failures: counter('dacc_load_failures_total', 'Failed attempts to load a journal segment into ClickHouse (retried with backoff)'),
+      seconds: histogram(
+        'dacc_load_duration_seconds',
+        'Time of one INSERT of a journal segment into ClickHouse',
+        LOAD_SECONDS,
+      ),
+      measures: histogram(
+        'dacc_load_segment_measures',
+        'Measures of each journal segment loaded into ClickHouse',
+        SEGMENT_MEASURES,
+      ),
+      failures: counter(
+        'dacc_load_failures_total',
+        'Failed attempts to load a journal segment into ClickHouse (retried with backoff)',
+      ),
     },
     reads: {
-      answers: counter('dacc_aggregate_answers_total', 'Aggregate reads answered from the cache without a ClickHouse query (cache) or after one (engine)', ['source']),
-      querySeconds: histogram('dacc_engine_query_duration_seconds', 'Time of one ClickHouse query of the read cache (stats: bucket statistics, month_counts: freshness check)', QUERY_SECONDS, ['query']),
+      answers: counter(
+        'dacc_aggregate_answers_total',
+        'Aggregate reads answered from the cache without a ClickHouse query (cache) or after one (engine)',
+        ['source'],
+      ),
+      querySeconds: histogram(
+        'dacc_engine_query_duration_seconds',
+        'Time of one ClickHouse query of the read cache (stats: bucket statistics, month_counts: freshness check)',
+        QUERY_SECONDS,
+        ['query'],
+      ),
     },
     purges: {
-      runs: counter('dacc_purges_total', 'Purges of raw measures this server ran (retention, or dacc purge through its socket), by outcome', ['outcome']),
+      runs: counter(
+        'dacc_purges_total',
+        'Purges of raw measures this server ran (retention, or dacc purge through its socket), by outcome',
+        ['outcome'],
+      ),
       removed: counter('dacc_purged_measures_total', 'Raw measures removed by those purges'),
-      retentionRuns: counter('dacc_retention_runs_total', 'Runs of the retention schedule (retention.rawDays), by outcome', ['outcome']),
+      retentionRuns: counter(
+        'dacc_retention_runs_total',
+        'Runs of the retention schedule (retention.rawDays), by outcome',
+        ['outcome'],
+      ),
     },
   }
   metrics.writes.backlogLimit.set(backlogLimit)
@@ -89,5 +147,6 @@ export function createMetrics({ backlog, backlogLimit }: MetricSources) {
  */
 export function collectProcessMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry })
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+    registry.removeSingleMetric(name)
 }

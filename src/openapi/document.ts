@@ -5,14 +5,24 @@ import { LICENSE, VERSION } from '../root.ts'
 import { ref, responses, schemas, securitySchemes } from './components.ts'
 import * as examples from './examples.ts'
 
-const use = (name: keyof typeof responses, description?: string) => ({ $ref: `#/components/responses/${name}`, ...(description && { description }) })
-const named = (values: Record<string, unknown>) => Object.fromEntries(Object.entries(values).map(([name, value]) => [name, { value }]))
-const json = (schema: object, values?: Record<string, unknown>) => ({ 'application/json': { schema, ...(values && { examples: named(values) }) } })
+const use = (name: keyof typeof responses, description?: string) => ({
+  $ref: `#/components/responses/${name}`,
+  ...(description && { description }),
+})
+const named = (values: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(values).map(([name, value]) => [name, { value }]))
+const json = (schema: object, values?: Record<string, unknown>) => ({
+  'application/json': { schema, ...(values && { examples: named(values) }) },
+})
 const bearer = [{ bearer: [] }]
 const noAuth: never[] = []
 
 const created = { type: 'object', required: ['ok'], additionalProperties: false, properties: { ok: { const: true } } }
-const createdBatch = { ...created, required: ['ok', 'count'], properties: { ...created.properties, count: { type: 'integer', minimum: 1 } } }
+const createdBatch = {
+  ...created,
+  required: ['ok', 'count'],
+  properties: { ...created.properties, count: { type: 'integer', minimum: 1 } },
+}
 
 const writeErrors = {
   401: use('Unauthorized'),
@@ -41,19 +51,28 @@ function aggregateOperation(method: 'get' | 'post') {
     operationId: `${method}Aggregate`,
     summary: 'Aggregates of a measure, per bucket and group, above its threshold',
     description:
-      'Parameters come from a JSON body (the original\'s way, also on GET) or, when the body is empty, from the query string. ' +
-      'Buckets with fewer measures than the definition\'s aggregationThreshold are never returned. ' +
+      "Parameters come from a JSON body (the original's way, also on GET) or, when the body is empty, from the query string. " +
+      "Buckets with fewer measures than the definition's aggregationThreshold are never returned. " +
       'In an answer with rollups ("*" rows, which sum other rows), more rows are left out where needed so that no hidden row follows ' +
-      'by subtracting shown rows of the answer. The definition\'s privacy options (GET /definitions) say what else applies: ' +
+      "by subtracting shown rows of the answer. The definition's privacy options (GET /definitions) say what else applies: " +
       'thresholdOn, hideExtremes, noise, fixedPublication (docs/privacy.md).',
     security: bearer,
     ...(method === 'get' && { parameters: aggregateQueryParameters() }),
-    requestBody: { required: method === 'post', content: json(ref('AggregateParams'), examples.aggregateParamsExamples) },
+    requestBody: {
+      required: method === 'post',
+      content: json(ref('AggregateParams'), examples.aggregateParamsExamples),
+    },
     responses: {
-      200: { description: 'rows ordered by startDate, createdBy and group values', content: json({ type: 'array', items: ref('AggregateRow') }, { rows: examples.aggregateRowsExample }) },
+      200: {
+        description: 'rows ordered by startDate, createdBy and group values',
+        content: json({ type: 'array', items: ref('AggregateRow') }, { rows: examples.aggregateRowsExample }),
+      },
       400: use('BadRequest'),
       401: use('Unauthorized'),
-      403: use('Forbidden', 'the token lacks the aggregate:read scope, or the definition has neither accessApp nor accessPublic'),
+      403: use(
+        'Forbidden',
+        'the token lacks the aggregate:read scope, or the definition has neither accessApp nor accessPublic',
+      ),
       413: use('PayloadTooLarge'),
       415: use('UnsupportedMediaType'),
       503: use('Unavailable'),
@@ -72,7 +91,8 @@ export function openApiDocument(explorerFiles: Map<string, StaticFile>) {
     info: {
       title: 'DACC — Data Aggregator Cross Cozy',
       version: VERSION,
-      description: 'Anonymous numeric measures in, aggregates out, only for groups with enough contributions. Errors are {"error": "..."}.',
+      description:
+        'Anonymous numeric measures in, aggregates out, only for groups with enough contributions. Errors are {"error": "..."}.',
       license: { name: LICENSE, identifier: LICENSE },
     },
     paths: {
@@ -93,14 +113,21 @@ export function openApiDocument(explorerFiles: Map<string, StaticFile>) {
           requestBody: {
             required: true,
             content: {
-              ...json({ type: 'array', minItems: 1, items: ref('Measure') }, { twoMeasures: Object.values(examples.measureExamples) }),
+              ...json(
+                { type: 'array', minItems: 1, items: ref('Measure') },
+                { twoMeasures: Object.values(examples.measureExamples) },
+              ),
               [NDJSON]: {
                 schema: { type: 'string', description: 'one Measure per line; blank lines are ignored' },
                 examples: named({ twoLines: examples.ndjsonExample }),
               },
             },
           },
-          responses: { 201: { description: 'all stored', content: json(createdBatch) }, 400: use('BatchBadRequest'), ...writeErrors },
+          responses: {
+            201: { description: 'all stored', content: json(createdBatch) },
+            400: use('BatchBadRequest'),
+            ...writeErrors,
+          },
         },
       },
       '/aggregate': { get: aggregateOperation('get'), post: aggregateOperation('post') },
@@ -110,7 +137,13 @@ export function openApiDocument(explorerFiles: Map<string, StaticFile>) {
           summary: 'The definitions whose aggregates may be read (accessApp or accessPublic), by name',
           security: bearer,
           responses: {
-            200: { description: 'public fields only, privacy options included; absent fields omitted', content: json({ type: 'array', items: ref('PublicDefinition') }, { definitions: examples.definitionsExample }) },
+            200: {
+              description: 'public fields only, privacy options included; absent fields omitted',
+              content: json(
+                { type: 'array', items: ref('PublicDefinition') },
+                { definitions: examples.definitionsExample },
+              ),
+            },
             401: use('Unauthorized'),
             403: use('Forbidden', 'the token lacks the aggregate:read scope'),
           },
@@ -122,8 +155,14 @@ export function openApiDocument(explorerFiles: Map<string, StaticFile>) {
           summary: 'Health of ClickHouse and SQLite',
           security: noAuth,
           responses: {
-            200: { description: 'every dependency answers', content: json(ref('Status'), { ok: examples.statusExample }) },
-            503: { description: 'a dependency does not answer: its status is ko, with an error', content: json(ref('Status')) },
+            200: {
+              description: 'every dependency answers',
+              content: json(ref('Status'), { ok: examples.statusExample }),
+            },
+            503: {
+              description: 'a dependency does not answer: its status is ko, with an error',
+              content: json(ref('Status')),
+            },
           },
         },
       },
@@ -150,7 +189,10 @@ export function openApiDocument(explorerFiles: Map<string, StaticFile>) {
           security: noAuth,
           parameters: [{ name: 'file', in: 'path', required: true, schema: { enum: [...explorerFiles.keys()] } }],
           responses: {
-            200: { description: 'the file', content: Object.fromEntries(fileTypes.map((type) => [type, { schema: { type: 'string' } }])) },
+            200: {
+              description: 'the file',
+              content: Object.fromEntries(fileTypes.map((type) => [type, { schema: { type: 'string' } }])),
+            },
             404: use('NotFound'),
           },
         },

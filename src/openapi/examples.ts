@@ -19,8 +19,20 @@ export const ndjsonExample =
 
 export const aggregateParamsExamples = {
   original: { measureName: 'connection-count-daily', startDate: '2022-01-01', endDate: '2022-02-01' },
-  weeklyForOneApp: { measureName: 'connection-count-daily', startDate: '2022-01-01', endDate: '2022-02-01', createdBy: 'ecolyo', period: 'week' },
-  monthlyWithRollup: { measureName: 'connection-count-daily', startDate: '2022-01-01', endDate: '2023-01-01', period: 'month', wildcard: ['group1'] },
+  weeklyForOneApp: {
+    measureName: 'connection-count-daily',
+    startDate: '2022-01-01',
+    endDate: '2022-02-01',
+    createdBy: 'ecolyo',
+    period: 'week',
+  },
+  monthlyWithRollup: {
+    measureName: 'connection-count-daily',
+    startDate: '2022-01-01',
+    endDate: '2023-01-01',
+    period: 'month',
+    wildcard: ['group1'],
+  },
 }
 
 /** One example per query parameter of GET /aggregate (query strings hold strings only). */
@@ -35,12 +47,30 @@ export const aggregateQueryExamples: Record<string, string> = {
 
 export const aggregateRowsExample = [
   {
-    avg: 54.39, count: 173, countNotZero: 172, createdBy: 'ecolyo', group1: { device: 'desktop' }, max: 100,
-    measureName: 'connection-count-daily', min: 0, startDate: '2022-01-01T00:00:00', std: 28.94, sum: 9410,
+    avg: 54.39,
+    count: 173,
+    countNotZero: 172,
+    createdBy: 'ecolyo',
+    group1: { device: 'desktop' },
+    max: 100,
+    measureName: 'connection-count-daily',
+    min: 0,
+    startDate: '2022-01-01T00:00:00',
+    std: 28.94,
+    sum: 9410,
   },
   {
-    avg: 41.2, count: 312, countNotZero: 309, createdBy: 'ecolyo', group1: { device: '*' }, max: 100,
-    measureName: 'connection-count-daily', min: 0, startDate: '2022-01-01T00:00:00', std: 30.05, sum: 12854.4,
+    avg: 41.2,
+    count: 312,
+    countNotZero: 309,
+    createdBy: 'ecolyo',
+    group1: { device: '*' },
+    max: 100,
+    measureName: 'connection-count-daily',
+    min: 0,
+    startDate: '2022-01-01T00:00:00',
+    std: 30.05,
+    sum: 12854.4,
   },
 ]
 
@@ -67,4 +97,9 @@ export const definitionsExample = [
   },
 ]
 
-export const statusExample = { db: { status: 'ok', version: '26.7.2.1' }, sqlite: { status: 'ok' }, writes: { status: 'ok', backlog: 0 }, global_status: 'ok' }
+export const statusExample = {
+  db: { status: 'ok', version: '26.7.2.1' },
+  sqlite: { status: 'ok' },
+  writes: { status: 'ok', backlog: 0 },
+  global_status: 'ok',
+}

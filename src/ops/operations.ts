@@ -1,7 +1,13 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
 import { migrate } from '../clickhouse/migrate.ts'
 import { mirrorDefinitions, type MirrorSource } from '../definitions/mirror.ts'
-import { clearImportedBuckets, importedRawIds, importTargetState, insertImportedBuckets, insertImportedRaw } from '../import/queries.ts'
+import {
+  clearImportedBuckets,
+  importedRawIds,
+  importTargetState,
+  insertImportedBuckets,
+  insertImportedRaw,
+} from '../import/queries.ts'
 import { deleteMeasureData, purgeRawMeasures, rawCounts } from '../purge/queries.ts'
 import { exportData } from '../transfer/transfer.ts'
 import { readOnlyQuery } from './sql.ts'
@@ -22,19 +28,25 @@ export const OPERATIONS = {
   purge: ({ client, cluster }: OperationContext, { names, before }: { names: string[]; before: string }) =>
     purgeRawMeasures(client, names, new Date(before), cluster),
   rawCounts: async ({ client }: OperationContext) => Object.fromEntries(await rawCounts(client)),
-  deleteData: ({ client, cluster }: OperationContext, { name }: { name: string }) => deleteMeasureData(client, name, cluster),
-  sql: ({ client }: OperationContext, { query, maxRows }: { query: string; maxRows: number }) => readOnlyQuery(client, query, maxRows),
+  deleteData: ({ client, cluster }: OperationContext, { name }: { name: string }) =>
+    deleteMeasureData(client, name, cluster),
+  sql: ({ client }: OperationContext, { query, maxRows }: { query: string; maxRows: number }) =>
+    readOnlyQuery(client, query, maxRows),
   /** The SQLite definitions, sent whole: ClickHouse's copy becomes equal to them. */
   mirrorDefinitions: ({ client }: OperationContext, source: MirrorSource) => mirrorDefinitions(client, source),
   /** `dir`: absolute, since a running server may write it on the CLI's behalf. */
   export: ({ client }: OperationContext, { dir }: { dir: string }) => exportData(client, dir),
   // dacc import-original (src/import/): each writing one names its `measure`, whose cached answers a server forgets.
   importTargetState: ({ client }: OperationContext, { names }: { names: string[] }) => importTargetState(client, names),
-  importedRawIds: ({ client }: OperationContext, { measure, above }: { measure: string; above: number }) => importedRawIds(client, measure, above),
-  clearImportedBuckets: ({ client, cluster }: OperationContext, { measure }: { measure: string }) => clearImportedBuckets(client, measure, cluster),
+  importedRawIds: ({ client }: OperationContext, { measure, above }: { measure: string; above: number }) =>
+    importedRawIds(client, measure, above),
+  clearImportedBuckets: ({ client, cluster }: OperationContext, { measure }: { measure: string }) =>
+    clearImportedBuckets(client, measure, cluster),
   /** `rows`: JSONCompactEachRow text (src/import/mapping.ts). */
-  insertImportedBuckets: ({ client }: OperationContext, { rows }: { measure: string; rows: string }) => insertImportedBuckets(client, rows),
-  insertImportedRaw: ({ client }: OperationContext, { rows, ids }: { measure: string; rows: string; ids: number[] }) => insertImportedRaw(client, rows, ids),
+  insertImportedBuckets: ({ client }: OperationContext, { rows }: { measure: string; rows: string }) =>
+    insertImportedBuckets(client, rows),
+  insertImportedRaw: ({ client }: OperationContext, { rows, ids }: { measure: string; rows: string; ids: number[] }) =>
+    insertImportedRaw(client, rows, ids),
 }
 
 /** The operations that change a measure's aggregates other than by loading measures, and which measure. */
@@ -47,7 +59,8 @@ export const CHANGED_MEASURE: Partial<Record<OperationName, (args: unknown) => s
 
 type Operations = typeof OPERATIONS
 export type OperationName = keyof Operations
-type ArgsOf<N extends OperationName> = Parameters<Operations[N]> extends [OperationContext, infer Args] ? [args: Args] : []
+type ArgsOf<N extends OperationName> =
+  Parameters<Operations[N]> extends [OperationContext, infer Args] ? [args: Args] : []
 type ResultOf<N extends OperationName> = Awaited<ReturnType<Operations[N]>>
 
 /** Runs an operation by name, wherever it runs: the CLI and the server's retention call this. */
@@ -59,8 +72,11 @@ export const isOperation = (name: string): name is OperationName => Object.hasOw
 export type RunAny = (name: OperationName, args: unknown) => Promise<unknown>
 
 /** The typed face of a runner. */
-export const typed = (run: RunAny): RunOperation => ((name: OperationName, ...args: unknown[]) => run(name, args[0])) as RunOperation
+export const typed = (run: RunAny): RunOperation =>
+  ((name: OperationName, ...args: unknown[]) => run(name, args[0])) as RunOperation
 
 /** Runs operations on this process's own client. */
-export const runLocally = (context: OperationContext): RunAny => (name, args) =>
-  (OPERATIONS[name] as (context: OperationContext, args: unknown) => Promise<unknown>)(context, args)
+export const runLocally =
+  (context: OperationContext): RunAny =>
+  (name, args) =>
+    (OPERATIONS[name] as (context: OperationContext, args: unknown) => Promise<unknown>)(context, args)

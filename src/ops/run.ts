@@ -29,6 +29,9 @@ export async function withOperations<T>(config: Config, fn: (run: RunOperation) 
   try {
     return await fn(run)
   } finally {
-    await opened?.then((clickhouse) => clickhouse.close(), () => undefined)
+    await opened?.then(
+      (clickhouse) => clickhouse.close(),
+      () => undefined,
+    )
   }
 }

@@ -23,7 +23,9 @@ export type OperationsServer = { close(): Promise<void> }
 /** Listens on `file` and runs the operations the CLI asks for with `run`. */
 export async function serveOperations(file: string, run: RunAny, logger: Logger): Promise<OperationsServer> {
   if (Buffer.byteLength(file) > MAX_SOCKET_PATH) {
-    throw new ConfigError(`dataDir is too long for the CLI socket ${file} (at most ${MAX_SOCKET_PATH} bytes): choose a shorter one`)
+    throw new ConfigError(
+      `dataDir is too long for the CLI socket ${file} (at most ${MAX_SOCKET_PATH} bytes): choose a shorter one`,
+    )
   }
   // This process already holds the embedded engine's lock, so no other server runs here: a socket
   // file left there belongs to a server that was killed.
@@ -34,7 +36,8 @@ export async function serveOperations(file: string, run: RunAny, logger: Logger)
     let status = 200
     let body: { result: unknown } | { error: string }
     try {
-      if (request.method !== 'POST' || !isOperation(name)) throw new UsageError(`unknown operation: ${request.method} ${name}`)
+      if (request.method !== 'POST' || !isOperation(name))
+        throw new UsageError(`unknown operation: ${request.method} ${name}`)
       body = { result: await run(name, JSON.parse(await readBody(request))) }
       logger.info({ operation: name, ms: Math.round(performance.now() - started) }, 'operation run for the CLI')
     } catch (err) {

@@ -13,7 +13,12 @@ const TABLE = '((?:`[^`]+`|\\w+)(?:\\.(?:`[^`]+`|\\w+))?)'
  * The statements other than queries that are allowed, about one table (SHOW PROCESSLIST shows
  * other sessions' queries; DESCRIBE of a table function would read what it names).
  */
-const ABOUT_A_TABLE = [/^SHOW TABLES$/, new RegExp(`^SHOW CREATE (?:TABLE|VIEW) ${TABLE}$`), new RegExp(`^DESCRIBE TABLE ${TABLE}$`), new RegExp(`^EXISTS (?:TABLE |VIEW )?${TABLE}$`)]
+const ABOUT_A_TABLE = [
+  /^SHOW TABLES$/,
+  new RegExp(`^SHOW CREATE (?:TABLE|VIEW) ${TABLE}$`),
+  new RegExp(`^DESCRIBE TABLE ${TABLE}$`),
+  new RegExp(`^EXISTS (?:TABLE |VIEW )?${TABLE}$`),
+]
 
 /** Table functions that read nothing but what they generate; system.one is the table of a SELECT without FROM. */
 const GENERATORS = ['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'generateRandom', 'values', 'null']
@@ -35,12 +40,16 @@ const ALLOWED_ELSEWHERE = ['system.one']
  * server that runs the query for the CLI.
  */
 export async function readOnlyQuery(client: ClickHouseClient, query: string, maxRows: number): Promise<QueryResult> {
-  if (!Number.isSafeInteger(maxRows) || maxRows < 1) throw new UsageError(`the row limit must be a positive whole number, got: ${maxRows}`)
+  if (!Number.isSafeInteger(maxRows) || maxRows < 1)
+    throw new UsageError(`the row limit must be a positive whole number, got: ${maxRows}`)
   const statement = await formatted(client, query)
   const kind = statement.split(/\s/, 1)[0]
-  if (!READ_ONLY.includes(kind)) throw new UsageError(`only read-only queries run here (${READ_ONLY.join(', ')}), got: ${kind}`)
-  if (/^INTO OUTFILE\b/m.test(statement)) throw new UsageError('INTO OUTFILE is not allowed: redirect the output instead')
-  if (/^FORMAT\b/m.test(statement)) throw new UsageError('a FORMAT clause is not allowed: choose the output with --format')
+  if (!READ_ONLY.includes(kind))
+    throw new UsageError(`only read-only queries run here (${READ_ONLY.join(', ')}), got: ${kind}`)
+  if (/^INTO OUTFILE\b/m.test(statement))
+    throw new UsageError('INTO OUTFILE is not allowed: redirect the output instead')
+  if (/^FORMAT\b/m.test(statement))
+    throw new UsageError('a FORMAT clause is not allowed: choose the output with --format')
   const database = await currentDatabase(client)
   if (kind === 'SELECT' || kind === 'WITH') checkTree(await syntaxTree(client, statement), database)
   else if (kind === 'EXPLAIN') {
@@ -66,14 +75,19 @@ export async function readOnlyQuery(client: ClickHouseClient, query: string, max
     await client.command({ query: 'SELECT 1' }).catch(() => undefined)
     const { type } = err as { type?: string }
     if (type === 'READONLY') throw new UsageError(`refused, dacc sql is read-only: ${firstLine(err)}`)
-    if (type === 'TOO_MANY_ROWS_OR_BYTES') throw new UsageError(`the result has more than ${maxRows} rows: narrow the query, or raise --max-rows`)
+    if (type === 'TOO_MANY_ROWS_OR_BYTES')
+      throw new UsageError(`the result has more than ${maxRows} rows: narrow the query, or raise --max-rows`)
     throw err
   }
 }
 
 async function formatted(client: ClickHouseClient, query: string): Promise<string> {
   try {
-    const result = await client.query({ query: 'SELECT formatQuery({query:String}) AS statement', query_params: { query }, format: 'JSONEachRow' })
+    const result = await client.query({
+      query: 'SELECT formatQuery({query:String}) AS statement',
+      query_params: { query },
+      format: 'JSONEachRow',
+    })
     const [row] = await result.json<{ statement: string }>()
     return row.statement
   } catch (err) {
@@ -102,7 +116,8 @@ async function syntaxTree(client: ClickHouseClient, statement: string): Promise<
 
 /** Refuses a table of another database (system tables show other sessions' queries). */
 function checkTable(name: string, database: string): void {
-  if (name.includes('.') && name.split('.')[0] !== database && !ALLOWED_ELSEWHERE.includes(name)) refuse(`the table ${name} is not allowed`)
+  if (name.includes('.') && name.split('.')[0] !== database && !ALLOWED_ELSEWHERE.includes(name))
+    refuse(`the table ${name} is not allowed`)
 }
 
 function refuse(message: string): never {
@@ -118,7 +133,8 @@ function checkTree(nodes: AstNode[], database: string): void {
     if (parent?.kind === 'TableExpression' && parent.depth === node.depth - 1 && !GENERATORS.includes(node.name)) {
       refuse(`the table function ${node.name} is not allowed`)
     }
-    if (node.name === 'file' || node.name === 'joinGet' || /^dict/i.test(node.name)) refuse(`the function ${node.name} is not allowed`)
+    if (node.name === 'file' || node.name === 'joinGet' || /^dict/i.test(node.name))
+      refuse(`the function ${node.name} is not allowed`)
     // `x IN db.table` reads a table named as a plain identifier: the second argument.
     if (/^(global)?(not)?in$/i.test(node.name)) {
       const second = nodes.slice(index + 2).filter((child) => child.depth === node.depth + 2)[1]

@@ -16,7 +16,12 @@ const rows = async <T>(client: Queries, query: string, params: Record<string, un
  * whole (cheap); the remainder goes through one lightweight DELETE. On a cluster both go to the
  * shard-local tables, and the partitions are judged over every shard (see cluster.ts).
  */
-export async function purgeRawMeasures(client: Queries, names: string[], cutoff: Date, cluster = ''): Promise<PurgeResult> {
+export async function purgeRawMeasures(
+  client: Queries,
+  names: string[],
+  cutoff: Date,
+  cluster = '',
+): Promise<PurgeResult> {
   const params = { names, cutoff: cutoff.getTime() / 1000 }
   const counts = await rows<{ measure_name: string; n: number }>(
     client,
@@ -49,7 +54,11 @@ export async function purgeRawMeasures(client: Queries, names: string[], cutoff:
 
 /** Raw measures currently kept, per measure. */
 export async function rawCounts(client: Queries): Promise<Map<string, number>> {
-  const result = await rows<{ measure_name: string; n: number }>(client, 'SELECT measure_name, count() AS n FROM raw_measures GROUP BY measure_name', {})
+  const result = await rows<{ measure_name: string; n: number }>(
+    client,
+    'SELECT measure_name, count() AS n FROM raw_measures GROUP BY measure_name',
+    {},
+  )
   return new Map(result.map((row) => [row.measure_name, row.n]))
 }
 

@@ -31,7 +31,10 @@ async function check(probe: () => unknown, details: Details = {}): Promise<Check
 export function statusRoutes({ clickhouse, sqlite, writes }: StatusDeps): Router {
   const router = new Router()
   router.get('/status', async (ctx) => {
-    const [db, store] = await Promise.all([check(() => clickhouse.ping(), { version: clickhouse.version }), check(() => sqlite.ping())])
+    const [db, store] = await Promise.all([
+      check(() => clickhouse.ping(), { version: clickhouse.version }),
+      check(() => sqlite.ping()),
+    ])
     const checks = { db, sqlite: store, writes: writes() }
     const ok = Object.values(checks).every((entry) => entry.status === 'ok')
     ctx.status = ok ? 200 : 503

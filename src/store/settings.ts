@@ -10,6 +10,8 @@ export function storedSecret(store: Store, key: string): string {
   const select = store.db.prepare('SELECT value FROM settings WHERE key = ?').pluck()
   const existing = select.get(key) as string | undefined
   if (existing) return existing
-  store.db.prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(key, crypto.randomBytes(32).toString('base64url'))
+  store.db
+    .prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)')
+    .run(key, crypto.randomBytes(32).toString('base64url'))
   return select.get(key) as string
 }

@@ -7,7 +7,14 @@ import { cached, type Store } from '../store/store.ts'
 
 import { SCOPES, type Scope } from './scopes.ts'
 
-export type TokenInfo = { id: string; org: string; scopes: Scope[]; createdAt: string; expiresAt: string | null; revokedAt: string | null }
+export type TokenInfo = {
+  id: string
+  org: string
+  scopes: Scope[]
+  createdAt: string
+  expiresAt: string | null
+  revokedAt: string | null
+}
 export type Claims = { org: string; tokenId: string; scopes: Scope[] }
 
 const ALGORITHM = 'HS256'
@@ -36,11 +43,20 @@ export function createTokens(store: Store, configuredKey: string) {
   const revokeOrg = db.prepare('UPDATE tokens SET revoked_at = ? WHERE org = ? AND revoked_at IS NULL')
   const deleteOrgRow = db.prepare('DELETE FROM orgs WHERE name = ?')
   const listByOrg = db.prepare('SELECT * FROM tokens WHERE org = ? ORDER BY created_at, id')
-  const insertAdopted = db.prepare('INSERT OR IGNORE INTO tokens (id, org, scopes, created_at, hash) VALUES (?, ?, ?, ?, ?)')
-  const activeIds = cached(store, () => new Set(db.prepare('SELECT id FROM tokens WHERE revoked_at IS NULL').pluck().all() as string[]))
+  const insertAdopted = db.prepare(
+    'INSERT OR IGNORE INTO tokens (id, org, scopes, created_at, hash) VALUES (?, ?, ?, ?, ?)',
+  )
+  const activeIds = cached(
+    store,
+    () => new Set(db.prepare('SELECT id FROM tokens WHERE revoked_at IS NULL').pluck().all() as string[]),
+  )
   const adoptedByHash = cached(store, () => {
-    const rows = db.prepare('SELECT id, org, scopes, hash FROM tokens WHERE hash IS NOT NULL AND revoked_at IS NULL').all() as { id: string; org: string; scopes: string; hash: string }[]
-    return new Map(rows.map((row) => [row.hash, { org: row.org, tokenId: row.id, scopes: row.scopes.split(' ') as Scope[] }]))
+    const rows = db
+      .prepare('SELECT id, org, scopes, hash FROM tokens WHERE hash IS NOT NULL AND revoked_at IS NULL')
+      .all() as { id: string; org: string; scopes: string; hash: string }[]
+    return new Map(
+      rows.map((row) => [row.hash, { org: row.org, tokenId: row.id, scopes: row.scopes.split(' ') as Scope[] }]),
+    )
   })
   const verified = new Map<string, { claims: Claims; exp?: number }>()
 
@@ -103,7 +119,8 @@ export function createTokens(store: Store, configuredKey: string) {
       const hash = sha256(token)
       const now = new Date().toISOString()
       const adopted = db.transaction(() => {
-        if (insertAdopted.run(`original-${hash.slice(0, 12)}`, org, SCOPES.join(' '), now, hash).changes === 0) return false
+        if (insertAdopted.run(`original-${hash.slice(0, 12)}`, org, SCOPES.join(' '), now, hash).changes === 0)
+          return false
         insertOrg.run(org, now)
         return true
       })()
@@ -128,8 +145,12 @@ export function createTokens(store: Store, configuredKey: string) {
       if (!entry) {
         try {
           const { payload } = await jwtVerify(token, key, { algorithms: [ALGORITHM], issuer: ISSUER })
-          if (typeof payload.org !== 'string' || typeof payload.jti !== 'string' || typeof payload.scope !== 'string') return null
-          entry = { claims: { org: payload.org, tokenId: payload.jti, scopes: payload.scope.split(' ') as Scope[] }, exp: payload.exp }
+          if (typeof payload.org !== 'string' || typeof payload.jti !== 'string' || typeof payload.scope !== 'string')
+            return null
+          entry = {
+            claims: { org: payload.org, tokenId: payload.jti, scopes: payload.scope.split(' ') as Scope[] },
+            exp: payload.exp,
+          }
         } catch (err) {
           if (!(err instanceof joseErrors.JOSEError)) throw err
           // Not one of ours: maybe a token of the original service, known by its hash.

@@ -20,10 +20,15 @@ export async function exportData(client: ClickHouseClient, dir: string): Promise
   for (const table of TABLES) {
     const result = await client.exec({ query: `SELECT * FROM ${table} FORMAT Native` })
     await pipeline(result.stream, fs.createWriteStream(path.join(dir, `${table}.native`)))
-    rows[table] = (await scalar<number>(client, `SELECT count() FROM ${table}`))
+    rows[table] = await scalar<number>(client, `SELECT count() FROM ${table}`)
   }
-  const manifest: Manifest = { format: 'Native', exportedAt: new Date().toISOString(), clickhouseVersion: await scalar<string>(client, 'SELECT version()'), rows }
-  fs.writeFileSync(path.join(dir, MANIFEST), JSON.stringify(manifest, null, 2) + '\n')
+  const manifest: Manifest = {
+    format: 'Native',
+    exportedAt: new Date().toISOString(),
+    clickhouseVersion: await scalar<string>(client, 'SELECT version()'),
+    rows,
+  }
+  fs.writeFileSync(path.join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`)
   return rows
 }
 

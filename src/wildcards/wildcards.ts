@@ -15,7 +15,13 @@ export type WildcardSet = {
 
 export type DateRange = { fromDate?: string | null; toDate?: string | null }
 
-type Row = { measure_name: string; groups: string; from_date: string | null; to_date: string | null; created_at: string }
+type Row = {
+  measure_name: string
+  groups: string
+  from_date: string | null
+  to_date: string | null
+  created_at: string
+}
 
 export function createWildcards(store: Store) {
   const upsert = store.db.prepare(
@@ -41,7 +47,8 @@ export function createWildcards(store: Store) {
       const key = canonical(groups)
       const fromDate = dateOf('from date', range.fromDate)
       const toDate = dateOf('to date', range.toDate)
-      if (fromDate && toDate && fromDate >= toDate) throw new UsageError(`the from date must be before the to date, got: ${fromDate} and ${toDate}`)
+      if (fromDate && toDate && fromDate >= toDate)
+        throw new UsageError(`the from date must be before the to date, got: ${fromDate} and ${toDate}`)
       upsert.run(measureName, key, fromDate, toDate, new Date().toISOString())
       store.touch()
       return toSet(selectOne.get(measureName, key) as Row)

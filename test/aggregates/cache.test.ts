@@ -10,9 +10,16 @@ const test = suite('/aggregate: current answers from the cache')
 
 const NAME = 'current'
 const definition = { name: NAME, group1Key: 'device', aggregationThreshold: 1, accessApp: true, withQuartiles: true }
-const measure = (value: number, day = 1, device = 'phone') => ({ measureName: NAME, value, startDate: `2022-01-0${day}`, group1: { device } })
+const measure = (value: number, day = 1, device = 'phone') => ({
+  measureName: NAME,
+  value,
+  startDate: `2022-01-0${day}`,
+  group1: { device },
+})
 const ask = (server: TestServer, token: string, params: Record<string, unknown> = {}) =>
-  server.post('/aggregate', { measureName: NAME, startDate: '2022-01-01', endDate: '2022-02-01', ...params }, token).then((response) => response.json()) as Promise<Record<string, number>[]>
+  server
+    .post('/aggregate', { measureName: NAME, startDate: '2022-01-01', endDate: '2022-02-01', ...params }, token)
+    .then((response) => response.json()) as Promise<Record<string, number>[]>
 const total = (rows: Record<string, number>[]) => rows.reduce((sum, row) => sum + row.count, 0)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -23,17 +30,57 @@ test('an answer read right after a 201 holds the measure, before it is in ClickH
     server.define(definition)
     const token = await server.token()
     assert.equal(await ask(server, token), [], 'warms the cache: an empty month')
-    for (const [value, day] of [[1, 1], [3, 1], [10, 2]]) assert.is((await server.post('/measure', measure(value, day), token)).status, 201)
-    const raw = await server.deps.clickhouse.client.query({ query: `SELECT count() AS n FROM raw_measures WHERE measure_name = '${NAME}'`, format: 'JSONEachRow' })
+    for (const [value, day] of [
+      [1, 1],
+      [3, 1],
+      [10, 2],
+    ])
+      assert.is((await server.post('/measure', measure(value, day), token)).status, 201)
+    const raw = await server.deps.clickhouse.client.query({
+      query: `SELECT count() AS n FROM raw_measures WHERE measure_name = '${NAME}'`,
+      format: 'JSONEachRow',
+    })
     assert.equal(await raw.json(), [{ n: 0 }], 'nothing loaded yet')
 
     assert.equal(await ask(server, token), [
-      { avg: 2, count: 2, countNotZero: 2, firstQuartile: 1.5, group1: { device: 'phone' }, max: 3, measureName: NAME, median: 2, min: 1, startDate: '2022-01-01T00:00:00', std: 1.41, sum: 4, thirdQuartile: 2.5 },
-      { avg: 10, count: 1, countNotZero: 1, firstQuartile: 10, group1: { device: 'phone' }, max: 10, measureName: NAME, median: 10, min: 10, startDate: '2022-01-02T00:00:00', std: 0, sum: 10, thirdQuartile: 10 },
+      {
+        avg: 2,
+        count: 2,
+        countNotZero: 2,
+        firstQuartile: 1.5,
+        group1: { device: 'phone' },
+        max: 3,
+        measureName: NAME,
+        median: 2,
+        min: 1,
+        startDate: '2022-01-01T00:00:00',
+        std: 1.41,
+        sum: 4,
+        thirdQuartile: 2.5,
+      },
+      {
+        avg: 10,
+        count: 1,
+        countNotZero: 1,
+        firstQuartile: 10,
+        group1: { device: 'phone' },
+        max: 10,
+        measureName: NAME,
+        median: 10,
+        min: 10,
+        startDate: '2022-01-02T00:00:00',
+        std: 0,
+        sum: 10,
+        thirdQuartile: 10,
+      },
     ])
     const [month] = await ask(server, token, { period: 'month', wildcard: 'group1' })
     assert.equal([month.count, month.sum, month.median], [3, 14, 3])
-    assert.is((await ask(server, token, { period: 'month', wildcard: 'group1' })).length, 2, 'the month per device and for every device')
+    assert.is(
+      (await ask(server, token, { period: 'month', wildcard: 'group1' })).length,
+      2,
+      'the month per device and for every device',
+    )
   } finally {
     await server.close()
   }
@@ -52,7 +99,11 @@ test('answers count each measure once while it moves from the journal into Click
     const writer = async (index: number) => {
       for (let i = 0; writing; i++) {
         sent++
-        const response = await server.post('/measure', measure((i * 7 + index) % 50, 1 + (i % 5), `d${index % 3}`), token)
+        const response = await server.post(
+          '/measure',
+          measure((i * 7 + index) % 50, 1 + (i % 5), `d${index % 3}`),
+          token,
+        )
         if (response.status === 201) acknowledged++
       }
     }
@@ -92,7 +143,15 @@ test('measures written to ClickHouse by others show within maxStalenessMs; defin
     await server.post('/measure', measure(5), token)
     assert.is(total(await ask(server, token)), 1)
     // Another writer: an INSERT straight into ClickHouse, which this server's cache does not see.
-    await insertRaw(server.deps.clickhouse.client, [measureOf({ measureName: NAME, startDate: '2022-01-01 00:00:00', group1: 'phone', value: 7, withQuartiles: true })])
+    await insertRaw(server.deps.clickhouse.client, [
+      measureOf({
+        measureName: NAME,
+        startDate: '2022-01-01 00:00:00',
+        group1: 'phone',
+        value: 7,
+        withQuartiles: true,
+      }),
+    ])
     await sleep(STALENESS_MS + 50)
     assert.is(total(await ask(server, token)), 2, 'seen once maxStalenessMs has passed')
 
@@ -100,7 +159,11 @@ test('measures written to ClickHouse by others show within maxStalenessMs; defin
     assert.equal(await ask(server, token), [], 'a new threshold applies at once')
     server.define({ ...definition, aggregationThreshold: 1 })
     server.deps.wildcards.register(NAME, ['group1'])
-    assert.equal((await ask(server, token)).map((row) => (row.group1 as unknown as { device: string }).device), ['phone', '*'], 'a registered wildcard set at once')
+    assert.equal(
+      (await ask(server, token)).map((row) => (row.group1 as unknown as { device: string }).device),
+      ['phone', '*'],
+      'a registered wildcard set at once',
+    )
   } finally {
     await server.close()
   }
@@ -114,11 +177,15 @@ test('with a cache too small for one answer, answers are still whole', async () 
     // 5,000 quartile values (40 kB) a month over 36 months: more than 1 MB in all.
     for (let month = 0; month < 36; month++) {
       const startDate = `${2020 + Math.floor(month / 12)}-${String((month % 12) + 1).padStart(2, '0')}-01 00:00:00`
-      const values = Array.from({ length: 5000 }, (_, i) => measureOf({ measureName: NAME, startDate, group1: 'phone', value: i, withQuartiles: true }))
+      const values = Array.from({ length: 5000 }, (_, i) =>
+        measureOf({ measureName: NAME, startDate, group1: 'phone', value: i, withQuartiles: true }),
+      )
       await insertRaw(server.deps.clickhouse.client, values)
     }
     for (let round = 0; round < 2; round++) {
-      const rows = (await server.post('/aggregate', { measureName: NAME, startDate: '2020-01-01', endDate: '2023-01-01' }, token).then((response) => response.json())) as Record<string, number>[]
+      const rows = (await server
+        .post('/aggregate', { measureName: NAME, startDate: '2020-01-01', endDate: '2023-01-01' }, token)
+        .then((response) => response.json())) as Record<string, number>[]
       assert.is(rows.length, 36)
       assert.ok(rows.every((row) => row.count === 5000 && row.median === 2499.5))
     }

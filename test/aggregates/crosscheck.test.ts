@@ -20,24 +20,53 @@ const RANGES = [
 ]
 const PERIODS = [undefined, 'day', 'week', 'month', 'year'] as const
 type Period = (typeof PERIODS)[number]
-const WILDCARDS: Group[][] = [[], ['group1'], ['group2'], ['group3'], ['group1', 'group3'], ['group1', 'group2', 'group3']]
+const WILDCARDS: Group[][] = [
+  [],
+  ['group1'],
+  ['group2'],
+  ['group3'],
+  ['group1', 'group3'],
+  ['group1', 'group2', 'group3'],
+]
 const REGISTERED = { groups: ['group2'] as Group[], fromDate: '2021-12-29 00:00:00', toDate: '2022-01-03 00:00:00' }
 
 type Measure = { startDate: string; createdBy: string; groups: string[]; value: number }
 
 function generate(count: number, random: () => number): Measure[] {
-  const pick = <T,>(weighted: [T, number][]): T => {
+  const pick = <T>(weighted: [T, number][]): T => {
     let left = random()
     for (const [value, weight] of weighted) if ((left -= weight) < 0) return value
     return weighted[weighted.length - 1][0]
   }
   return Array.from({ length: count }, () => {
     const day = new Date(Date.UTC(2021, 11, 27 + Math.floor(random() * DAYS))).toISOString().slice(0, 10)
-    const time = pick([['00:00:00', 0.5], ['12:00:00', 0.4], ['18:30:15', 0.1]])
+    const time = pick([
+      ['00:00:00', 0.5],
+      ['12:00:00', 0.4],
+      ['18:30:15', 0.1],
+    ])
     return {
       startDate: `${day} ${time}`,
-      createdBy: pick([['app1', 0.7], ['app2', 0.25], ['', 0.05]]),
-      groups: [pick([['enedis', 0.55], ['grdf', 0.3], ['', 0.15]]), pick([['ok', 0.8], ['ko', 0.2]]), pick([['x', 0.85], ['y', 0.15]])],
+      createdBy: pick([
+        ['app1', 0.7],
+        ['app2', 0.25],
+        ['', 0.05],
+      ]),
+      groups: [
+        pick([
+          ['enedis', 0.55],
+          ['grdf', 0.3],
+          ['', 0.15],
+        ]),
+        pick([
+          ['ok', 0.8],
+          ['ko', 0.2],
+        ]),
+        pick([
+          ['x', 0.85],
+          ['y', 0.15],
+        ]),
+      ],
       // Quarters: sums and interpolations are exact in binary floating point, whatever the order of the additions.
       value: random() < 0.1 ? 0 : Math.floor(random() * 441 - 40) / 4,
     }
@@ -81,7 +110,11 @@ function bucketsOf(measures: Measure[], period: Period, rollups: Rollup[]): Buck
       buckets.get(key)!.values.push(measure.value)
     }
   }
-  const sortKey = (bucket: Bucket) => [bucket.label, bucket.createdBy, ...bucket.groups.flatMap((value) => (value === null ? ['1', ''] : ['0', value]))]
+  const sortKey = (bucket: Bucket) => [
+    bucket.label,
+    bucket.createdBy,
+    ...bucket.groups.flatMap((value) => (value === null ? ['1', ''] : ['0', value])),
+  ]
   return [...buckets.values()].sort((a, b) => {
     const [left, right] = [sortKey(a), sortKey(b)]
     const index = left.findIndex((part, i) => part !== right[i])
@@ -89,8 +122,14 @@ function bucketsOf(measures: Measure[], period: Period, rollups: Rollup[]): Buck
   })
 }
 
-const keyOf = (bucket: Pick<Bucket, 'label' | 'createdBy' | 'groups'>) => JSON.stringify([bucket.label, bucket.createdBy, bucket.groups.map((value) => value ?? '*')])
-const keyOfRow = (row: Row) => JSON.stringify([row.startDate.replace('T', ' '), row.createdBy ?? '', GROUPS.map((group, index) => row[group][KEYS[index]])])
+const keyOf = (bucket: Pick<Bucket, 'label' | 'createdBy' | 'groups'>) =>
+  JSON.stringify([bucket.label, bucket.createdBy, bucket.groups.map((value) => value ?? '*')])
+const keyOfRow = (row: Row) =>
+  JSON.stringify([
+    row.startDate.replace('T', ' '),
+    row.createdBy ?? '',
+    GROUPS.map((group, index) => row[group][KEYS[index]]),
+  ])
 
 /** A bucket as /aggregate writes it, statistics computed here from the posted values. */
 function rowOf(bucket: Bucket): Row {
@@ -103,6 +142,7 @@ function rowOf(bucket: Bucket): Row {
   }
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: answer rows, compared field by field
 type Row = Record<string, any>
 type Checked = { shown: number; suppressed: number; leaksWithoutSuppression: number }
 
@@ -121,12 +161,22 @@ function check(answer: Row[], buckets: Bucket[], rollups: Rollup[], threshold: n
     return { shown: answer.length, suppressed: 0, leaksWithoutSuppression: 0 }
   }
   const returned = new Set(answer.map(keyOfRow))
-  assert.equal(answer, eligible.filter((bucket) => returned.has(keyOf(bucket))).map(rowOf), `${about}: returned rows are buckets over the threshold, with their statistics`)
+  assert.equal(
+    answer,
+    eligible.filter((bucket) => returned.has(keyOf(bucket))).map(rowOf),
+    `${about}: returned rows are buckets over the threshold, with their statistics`,
+  )
   const underThreshold = new Set(
-    buckets.filter((bucket) => bucket.groups.every((value) => value !== null) && bucket.values.length < threshold).map((bucket) => `${bucket.label} ${bucket.createdBy}`),
+    buckets
+      .filter((bucket) => bucket.groups.every((value) => value !== null) && bucket.values.length < threshold)
+      .map((bucket) => `${bucket.label} ${bucket.createdBy}`),
   )
   const suppressed = eligible.filter((bucket) => !returned.has(keyOf(bucket)))
-  for (const bucket of suppressed) assert.ok(underThreshold.has(`${bucket.label} ${bucket.createdBy}`), `${about}: ${keyOf(bucket)} left out without a reason`)
+  for (const bucket of suppressed)
+    assert.ok(
+      underThreshold.has(`${bucket.label} ${bucket.createdBy}`),
+      `${about}: ${keyOf(bucket)} left out without a reason`,
+    )
   // Rows of different (bucket, createdBy) hold different measures: each part is solved alone, its
   // unknowns the detailed rows (the finest the answer has), every row the sum of those it holds.
   let leaksWithoutSuppression = 0
@@ -138,7 +188,10 @@ function check(answer: Row[], buckets: Bucket[], rollups: Rollup[], threshold: n
   }
   for (const part of parts.values()) {
     const cells = part.filter((bucket) => bucket.groups.every((value) => value !== null))
-    const holds = (bucket: Bucket) => cells.flatMap((cell, index) => (bucket.groups.every((value, i) => value === null || value === cell.groups[i]) ? [index] : []))
+    const holds = (bucket: Bucket) =>
+      cells.flatMap((cell, index) =>
+        bucket.groups.every((value, i) => value === null || value === cell.groups[i]) ? [index] : [],
+      )
     const solver = createSolver(cells.length)
     const thresholdOnly = createSolver(cells.length)
     for (const bucket of part) {
@@ -147,7 +200,10 @@ function check(answer: Row[], buckets: Bucket[], rollups: Rollup[], threshold: n
     }
     for (const bucket of part) {
       if (returned.has(keyOf(bucket))) continue
-      assert.not.ok(solver.computable(holds(bucket)), `${about}: ${keyOf(bucket)} is hidden, yet follows from the answer`)
+      assert.not.ok(
+        solver.computable(holds(bucket)),
+        `${about}: ${keyOf(bucket)} is hidden, yet follows from the answer`,
+      )
       if (bucket.values.length < threshold && thresholdOnly.computable(holds(bucket))) leaksWithoutSuppression += 1
     }
   }
@@ -172,7 +228,15 @@ test.before(async (context) => {
   const server = (context.server = await startTestServer())
   context.token = await server.token()
   for (const { name, threshold, registered } of DEFINITIONS) {
-    server.define({ name, group1Key: KEYS[0], group2Key: KEYS[1], group3Key: KEYS[2], aggregationThreshold: threshold, accessApp: true, withQuartiles: true })
+    server.define({
+      name,
+      group1Key: KEYS[0],
+      group2Key: KEYS[1],
+      group3Key: KEYS[2],
+      aggregationThreshold: threshold,
+      accessApp: true,
+      withQuartiles: true,
+    })
     for (const set of registered) server.deps.wildcards.register(name, set.groups, set)
   }
   context.measures = generate(MEASURES, prng(20220101))
@@ -189,11 +253,17 @@ const bodyOf = (measureName: string, measure: Measure) => ({
 
 test(`${MEASURES} random measures posted concurrently are all acknowledged`, async ({ server, token, measures }) => {
   for (let start = 0; start < measures.length; start += 250) {
-    const responses = await Promise.all(measures.slice(start, start + 250).map((measure) => server.post('/measure', bodyOf(NAME, measure), token)))
+    const responses = await Promise.all(
+      measures.slice(start, start + 250).map((measure) => server.post('/measure', bodyOf(NAME, measure), token)),
+    )
     assert.equal(new Set(responses.map((response) => response.status)), new Set([201]))
   }
   for (const name of [PLAIN, OPEN]) {
-    const response = await server.post('/measures', measures.map((measure) => bodyOf(name, measure)), token)
+    const response = await server.post(
+      '/measures',
+      measures.map((measure) => bodyOf(name, measure)),
+      token,
+    )
     assert.is(response.status, 201, name)
   }
 })
@@ -205,7 +275,11 @@ const rollupsOf = (wildcard: Group[], registered: Rollup[]): Rollup[] => [
 ]
 
 for (const { name, threshold, registered } of DEFINITIONS) {
-  test(`${name}: every answer checked against the posted values, for every period, range and wildcard`, async ({ server, token, measures }) => {
+  test(`${name}: every answer checked against the posted values, for every period, range and wildcard`, async ({
+    server,
+    token,
+    measures,
+  }) => {
     const totals = { shown: 0, suppressed: 0, leaksWithoutSuppression: 0 }
     for (const range of RANGES) {
       const start = `${range.startDate.replace('T', ' ')}${range.startDate.length === 10 ? ' 00:00:00' : ''}`
@@ -220,7 +294,10 @@ for (const { name, threshold, registered } of DEFINITIONS) {
           assert.is(response.status, 200, about)
           const answer = ((await response.json()) as Row[]).map((row): Row => ({ ...row, measureName: NAME }))
           const hidden = buckets.filter((bucket) => bucket.values.length < threshold).length
-          assert.ok(answer.length > 0 && (threshold === 1 ? hidden === 0 : hidden > 0), `${about}: the data should show some buckets and hide others`)
+          assert.ok(
+            answer.length > 0 && (threshold === 1 ? hidden === 0 : hidden > 0),
+            `${about}: the data should show some buckets and hide others`,
+          )
           const checked = check(answer, buckets, rollups, threshold, about)
           for (const key of Object.keys(totals) as (keyof Checked)[]) totals[key] += checked[key]
         }
@@ -231,21 +308,40 @@ for (const { name, threshold, registered } of DEFINITIONS) {
     else {
       // The data exercises suppression: the threshold alone would give hidden rows away.
       assert.ok(totals.suppressed > 500, `${totals.suppressed} rows suppressed`)
-      assert.ok(totals.leaksWithoutSuppression > 500, `${totals.leaksWithoutSuppression} hidden rows would follow from the threshold alone`)
+      assert.ok(
+        totals.leaksWithoutSuppression > 500,
+        `${totals.leaksWithoutSuppression} hidden rows would follow from the threshold alone`,
+      )
     }
   })
 }
 
-test('a createdBy filter gives that app\'s rows of the unfiltered answer, with the same statistics', async ({ server, token, measures }) => {
+test("a createdBy filter gives that app's rows of the unfiltered answer, with the same statistics", async ({
+  server,
+  token,
+  measures,
+}) => {
   const range = RANGES[0]
   const app2 = measures.filter((measure) => measure.createdBy === 'app2')
   for (const { name, threshold, registered } of DEFINITIONS) {
     for (const period of PERIODS) {
       const ask = async (createdBy?: string) =>
-        ((await (await server.post('/aggregate', { measureName: name, ...range, period, createdBy, wildcard: 'group1' }, token)).json()) as Row[]).map((row): Row => ({ ...row, measureName: NAME }))
+        (
+          (await (
+            await server.post(
+              '/aggregate',
+              { measureName: name, ...range, period, createdBy, wildcard: 'group1' },
+              token,
+            )
+          ).json()) as Row[]
+        ).map((row): Row => ({ ...row, measureName: NAME }))
       const filtered = await ask('app2')
       const about = `${name} period ${period}`
-      assert.equal(filtered, (await ask()).filter((row) => row.createdBy === 'app2'), about)
+      assert.equal(
+        filtered,
+        (await ask()).filter((row) => row.createdBy === 'app2'),
+        about,
+      )
       const rollups = rollupsOf(['group1'], registered)
       check(filtered, bucketsOf(app2, period, rollups), rollups, threshold, about)
     }

@@ -10,7 +10,13 @@ const NAME = 'imported'
 
 test.before(async (context) => {
   context.server = await startTestServer()
-  context.server.define({ name: NAME, group1Key: 'device', aggregationThreshold: 2, accessApp: true, withQuartiles: true })
+  context.server.define({
+    name: NAME,
+    group1Key: 'device',
+    aggregationThreshold: 2,
+    accessApp: true,
+    withQuartiles: true,
+  })
   context.token = await context.server.token()
   // Two buckets of January 1st, one of them kept twice by the original (its known defect), and a
   // bucket of January 2nd: final statistics of values {1, 2, 3, 10} and {4, 6}.
@@ -28,14 +34,55 @@ test.before(async (context) => {
 test.after(async ({ server }) => server.close())
 
 const ask = ({ server, token }: Context, params: Record<string, unknown> = {}) =>
-  server.post('/aggregate', { measureName: NAME, startDate: '2022-01-01', endDate: '2022-02-01', ...params }, token).then((response) => response.json()) as Promise<Record<string, unknown>[]>
+  server
+    .post('/aggregate', { measureName: NAME, startDate: '2022-01-01', endDate: '2022-02-01', ...params }, token)
+    .then((response) => response.json()) as Promise<Record<string, unknown>[]>
 
 test('stored buckets are answered as stored, a duplicate row as a row of its own, under the threshold left out', async (context) => {
   const base = { measureName: NAME, createdBy: 'app', group1: { device: 'phone' } }
   assert.equal(await ask(context), [
-    { ...base, avg: 4, count: 4, countNotZero: 4, firstQuartile: 1.75, max: 10, median: 2.5, min: 1, startDate: '2022-01-01T00:00:00', std: 4.08, sum: 16, thirdQuartile: 4.75 },
-    { ...base, avg: 5, count: 2, countNotZero: 2, firstQuartile: 4.5, max: 6, median: 5, min: 4, startDate: '2022-01-01T00:00:00', std: 1.41, sum: 10, thirdQuartile: 5.5 },
-    { ...base, avg: 2, count: 3, countNotZero: 3, firstQuartile: 1.5, max: 3, median: 2, min: 1, startDate: '2022-01-02T00:00:00', std: 1, sum: 6, thirdQuartile: 2.5 },
+    {
+      ...base,
+      avg: 4,
+      count: 4,
+      countNotZero: 4,
+      firstQuartile: 1.75,
+      max: 10,
+      median: 2.5,
+      min: 1,
+      startDate: '2022-01-01T00:00:00',
+      std: 4.08,
+      sum: 16,
+      thirdQuartile: 4.75,
+    },
+    {
+      ...base,
+      avg: 5,
+      count: 2,
+      countNotZero: 2,
+      firstQuartile: 4.5,
+      max: 6,
+      median: 5,
+      min: 4,
+      startDate: '2022-01-01T00:00:00',
+      std: 1.41,
+      sum: 10,
+      thirdQuartile: 5.5,
+    },
+    {
+      ...base,
+      avg: 2,
+      count: 3,
+      countNotZero: 3,
+      firstQuartile: 1.5,
+      max: 3,
+      median: 2,
+      min: 1,
+      startDate: '2022-01-02T00:00:00',
+      std: 1,
+      sum: 6,
+      thirdQuartile: 2.5,
+    },
   ])
 })
 
@@ -51,12 +98,24 @@ test('periods merge them exactly, std by the parallel formula; quartiles absent'
 test('new measures add to an imported bucket', async (context) => {
   const { server, token } = context
   for (const value of [5, 7]) {
-    assert.is((await server.post('/measure', { measureName: NAME, value, startDate: '2022-01-02', createdBy: 'app', group1: { device: 'phone' } }, token)).status, 201)
+    assert.is(
+      (
+        await server.post(
+          '/measure',
+          { measureName: NAME, value, startDate: '2022-01-02', createdBy: 'app', group1: { device: 'phone' } },
+          token,
+        )
+      ).status,
+      201,
+    )
   }
   const rows = await ask(context)
   const second = rows.find((row) => row.startDate === '2022-01-02T00:00:00')!
   // {1, 2, 3} then 5 and 7: n 5, sum 18, mean 3.6, sample std 2.41.
-  assert.equal([second.count, second.sum, second.min, second.max, second.avg, second.std, second.median], [5, 18, 1, 7, 3.6, 2.41, undefined])
+  assert.equal(
+    [second.count, second.sum, second.min, second.max, second.avg, second.std, second.median],
+    [5, 18, 1, 7, 3.6, 2.41, undefined],
+  )
 })
 
 test.run()

@@ -19,8 +19,14 @@ test('a range widens to the whole periods it overlaps; one already whole is kept
 })
 
 test('stored buckets and empty ranges are left as asked', () => {
-  assert.equal(wholePeriods('2022-01-04 10:00:00', '2022-01-05 12:00:00', null), { startDate: '2022-01-04 10:00:00', endDate: '2022-01-05 12:00:00' })
-  assert.equal(wholePeriods('2022-01-05 00:00:00', '2022-01-04 00:00:00', 'week'), { startDate: '2022-01-05 00:00:00', endDate: '2022-01-04 00:00:00' })
+  assert.equal(wholePeriods('2022-01-04 10:00:00', '2022-01-05 12:00:00', null), {
+    startDate: '2022-01-04 10:00:00',
+    endDate: '2022-01-05 12:00:00',
+  })
+  assert.equal(wholePeriods('2022-01-05 00:00:00', '2022-01-04 00:00:00', 'week'), {
+    startDate: '2022-01-05 00:00:00',
+    endDate: '2022-01-04 00:00:00',
+  })
 })
 
 test.run()

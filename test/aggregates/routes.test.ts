@@ -16,10 +16,16 @@ type Via = 'GET' | 'POST'
 type Params = Record<string, unknown>
 
 /** GET puts the parameters in the query string (a list as a repeated key), POST in a JSON body. */
-function send({ server, token }: Context, via: Via, params: unknown, authorization = `Bearer ${token}`): Promise<Response> {
+function send(
+  { server, token }: Context,
+  via: Via,
+  params: unknown,
+  authorization = `Bearer ${token}`,
+): Promise<Response> {
   if (via === 'POST') return server.post('/aggregate', params, undefined, { Authorization: authorization })
   const search = new URLSearchParams()
-  for (const [key, value] of Object.entries(params as Params)) for (const item of [value].flat()) search.append(key, String(item))
+  for (const [key, value] of Object.entries(params as Params))
+    for (const item of [value].flat()) search.append(key, String(item))
   return fetch(`${server.url}/aggregate?${search}`, { headers: { Authorization: authorization } })
 }
 
@@ -33,7 +39,9 @@ async function aggregate(context: Context, params: Params, via: Via = 'POST'): P
 /** Posts measures concurrently, each `[startDate, value, extra fields]`. */
 async function measure({ server, token }: Context, measureName: string, rows: [string, number, Params?][]) {
   const responses = await Promise.all(
-    rows.map(([startDate, value, extra]) => server.post('/measure', { measureName, startDate, value, ...extra }, token)),
+    rows.map(([startDate, value, extra]) =>
+      server.post('/measure', { measureName, startDate, value, ...extra }, token),
+    ),
   )
   assert.equal(new Set(responses.map((response) => response.status)), new Set([201]))
 }
@@ -52,26 +60,70 @@ test('each invalid request gets its message, in the original order, by GET and b
     [{ startDate: '2022-01-01', endDate: 'x' }, 400, 'A measure name must be given', BOTH],
     [{ measureName: 'nope', startDate: 'x' }, 400, 'No measure definition found for: nope', BOTH],
     [{ measureName: ['a', 'b'], startDate: 'x' }, 400, 'No measure definition found for: a,b', BOTH],
-    [{ measureName: 'agg-private', startDate: 'x' }, 403, 'You cannot access results for this measure: agg-private', BOTH],
+    [
+      { measureName: 'agg-private', startDate: 'x' },
+      403,
+      'You cannot access results for this measure: agg-private',
+      BOTH,
+    ],
     [{ measureName: 'agg-errors', endDate: 'x', period: 'x' }, 400, 'startDate must be given', BOTH],
-    [{ measureName: 'agg-errors', startDate: '2022-02-30' }, 400, 'startDate type is incorrect, it must be a date', BOTH],
-    [{ measureName: 'agg-errors', startDate: 20220101 }, 400, 'startDate type is incorrect, it must be a date', ['POST']],
+    [
+      { measureName: 'agg-errors', startDate: '2022-02-30' },
+      400,
+      'startDate type is incorrect, it must be a date',
+      BOTH,
+    ],
+    [
+      { measureName: 'agg-errors', startDate: 20220101 },
+      400,
+      'startDate type is incorrect, it must be a date',
+      ['POST'],
+    ],
     [{ measureName: 'agg-errors', startDate: '2022-01-01', wildcard: 'x' }, 400, 'endDate must be given', BOTH],
     [{ ...valid, endDate: 'tomorrow' }, 400, 'endDate type is incorrect, it must be a date', BOTH],
-    [{ ...valid, period: 'quarter', wildcard: 'x', createdBy: 5 }, 400, 'period must be one of day, week, month, year', ['POST']],
+    [
+      { ...valid, period: 'quarter', wildcard: 'x', createdBy: 5 },
+      400,
+      'period must be one of day, week, month, year',
+      ['POST'],
+    ],
     [{ ...valid, period: '' }, 400, 'period must be one of day, week, month, year', BOTH],
-    [{ ...valid, wildcard: 'group9' }, 400, 'wildcard group is unknown: group9, it must be one of group1, group2, group3', BOTH],
-    [{ ...valid, wildcard: ['group1', 'slug'] }, 400, 'wildcard group is unknown: slug, it must be one of group1, group2, group3', BOTH],
+    [
+      { ...valid, wildcard: 'group9' },
+      400,
+      'wildcard group is unknown: group9, it must be one of group1, group2, group3',
+      BOTH,
+    ],
+    [
+      { ...valid, wildcard: ['group1', 'slug'] },
+      400,
+      'wildcard group is unknown: slug, it must be one of group1, group2, group3',
+      BOTH,
+    ],
     [{ ...valid, wildcard: 'group1,group2' }, 400, 'wildcard group does not match measure definition: group2', BOTH],
-    [{ ...valid, wildcard: 3, createdBy: 5 }, 400, 'wildcard type is incorrect, it must be group names, comma-separated or in a list', ['POST']],
-    [{ ...valid, wildcard: { group1: true } }, 400, 'wildcard type is incorrect, it must be group names, comma-separated or in a list', ['POST']],
+    [
+      { ...valid, wildcard: 3, createdBy: 5 },
+      400,
+      'wildcard type is incorrect, it must be group names, comma-separated or in a list',
+      ['POST'],
+    ],
+    [
+      { ...valid, wildcard: { group1: true } },
+      400,
+      'wildcard type is incorrect, it must be group names, comma-separated or in a list',
+      ['POST'],
+    ],
     [{ ...valid, createdBy: 5 }, 400, 'createdBy type is incorrect, it must be a string', ['POST']],
     [{ ...valid, createdBy: ['a', 'b'] }, 400, 'createdBy type is incorrect, it must be a string', BOTH],
   ]
   for (const [params, status, error, vias] of cases) {
     for (const via of vias) {
       const response = await send(context, via, params)
-      assert.equal({ status: response.status, body: await response.json() }, { status, body: { error } }, `${via} ${JSON.stringify(params)}`)
+      assert.equal(
+        { status: response.status, body: await response.json() },
+        { status, body: { error } },
+        `${via} ${JSON.stringify(params)}`,
+      )
     }
   }
 })
@@ -86,9 +138,15 @@ test('a missing token gets 401, a token without aggregate:read 403, malformed JS
   }
   const writer = await context.server.token(['measure:write'])
   const refused = await send(context, 'GET', params, `Bearer ${writer}`)
-  assert.equal({ status: refused.status, body: await refused.json() }, { status: 403, body: { error: 'This token does not have the aggregate:read scope' } })
+  assert.equal(
+    { status: refused.status, body: await refused.json() },
+    { status: 403, body: { error: 'This token does not have the aggregate:read scope' } },
+  )
   const malformed = await context.server.post('/aggregate', '{"measureName": ', context.token)
-  assert.equal({ status: malformed.status, body: await malformed.json() }, { status: 400, body: { error: 'Malformed JSON body' } })
+  assert.equal(
+    { status: malformed.status, body: await malformed.json() },
+    { status: 400, body: { error: 'Malformed JSON body' } },
+  )
 })
 
 test('statistics of a bucket, keys sorted, no quartiles unless defined, threshold inclusive and read live', async (context) => {
@@ -102,8 +160,17 @@ test('statistics of a bucket, keys sorted, no quartiles unless defined, threshol
   ])
   const params = { measureName: 'agg-devices', startDate: '2022-01-01', endDate: '2022-01-02' }
   const desktop = {
-    avg: 50, count: 3, countNotZero: 2, createdBy: 'ecolyo', group1: { device: 'desktop' }, max: 100,
-    measureName: 'agg-devices', min: 0, startDate: '2022-01-01T00:00:00', std: 50, sum: 150,
+    avg: 50,
+    count: 3,
+    countNotZero: 2,
+    createdBy: 'ecolyo',
+    group1: { device: 'desktop' },
+    max: 100,
+    measureName: 'agg-devices',
+    min: 0,
+    startDate: '2022-01-01T00:00:00',
+    std: 50,
+    sum: 150,
   }
   for (const via of BOTH) {
     const rows = await aggregate(context, params, via)
@@ -111,7 +178,17 @@ test('statistics of a bucket, keys sorted, no quartiles unless defined, threshol
     assert.equal(Object.keys(rows[0]), Object.keys(desktop), 'keys in alphabetical order')
   }
   context.server.define({ name: 'agg-devices', group1Key: 'device', aggregationThreshold: 2, accessApp: true })
-  const mobile = { ...desktop, avg: 15, count: 2, countNotZero: 2, group1: { device: 'mobile' }, max: 20, min: 10, std: 7.07, sum: 30 }
+  const mobile = {
+    ...desktop,
+    avg: 15,
+    count: 2,
+    countNotZero: 2,
+    group1: { device: 'mobile' },
+    max: 20,
+    min: 10,
+    std: 7.07,
+    sum: 30,
+  }
   assert.equal(await aggregate(context, params), [desktop, mobile])
   context.server.define({ name: 'agg-devices', group1Key: 'device', aggregationThreshold: 4, accessApp: true })
   assert.equal(await aggregate(context, params), [])
@@ -119,7 +196,12 @@ test('statistics of a bucket, keys sorted, no quartiles unless defined, threshol
 
 test('startDate is inclusive, endDate exclusive, both to the second; stored buckets keep their time', async (context) => {
   context.server.define({ name: 'agg-dates', aggregationThreshold: 1, accessApp: true })
-  await measure(context, 'agg-dates', [['2022-01-01', 1], ['2022-01-01T12:00:00', 2], ['2022-01-02', 4], ['2022-01-03T00:00:00', 8]])
+  await measure(context, 'agg-dates', [
+    ['2022-01-01', 1],
+    ['2022-01-01T12:00:00', 2],
+    ['2022-01-02', 4],
+    ['2022-01-03T00:00:00', 8],
+  ])
   const sums = async (params: Params, via: Via = 'POST') =>
     (await aggregate(context, { measureName: 'agg-dates', ...params }, via)).map((row) => [row.startDate, row.sum])
   for (const via of BOTH) {
@@ -142,13 +224,29 @@ test('startDate is inclusive, endDate exclusive, both to the second; stored buck
 
 test('createdBy filters, "" meaning measures sent without one; rows are ordered by createdBy', async (context) => {
   context.server.define({ name: 'agg-apps', aggregationThreshold: 1, accessApp: true })
-  await measure(context, 'agg-apps', [['2022-01-01', 1, { createdBy: 'b' }], ['2022-01-01', 2, { createdBy: 'a' }], ['2022-01-01', 4]])
+  await measure(context, 'agg-apps', [
+    ['2022-01-01', 1, { createdBy: 'b' }],
+    ['2022-01-01', 2, { createdBy: 'a' }],
+    ['2022-01-01', 4],
+  ])
   const sums = async (params: Params, via: Via = 'POST') =>
-    (await aggregate(context, { measureName: 'agg-apps', startDate: '2022-01-01', endDate: '2022-01-02', ...params }, via)).map(
-      (row) => [row.createdBy, row.sum],
-    )
-  assert.equal(await sums({}), [[undefined, 4], ['a', 2], ['b', 1]])
-  assert.equal(await sums({ createdBy: null }), [[undefined, 4], ['a', 2], ['b', 1]])
+    (
+      await aggregate(
+        context,
+        { measureName: 'agg-apps', startDate: '2022-01-01', endDate: '2022-01-02', ...params },
+        via,
+      )
+    ).map((row) => [row.createdBy, row.sum])
+  assert.equal(await sums({}), [
+    [undefined, 4],
+    ['a', 2],
+    ['b', 1],
+  ])
+  assert.equal(await sums({ createdBy: null }), [
+    [undefined, 4],
+    ['a', 2],
+    ['b', 1],
+  ])
   for (const via of BOTH) {
     assert.equal(await sums({ createdBy: 'b' }, via), [['b', 1]])
     assert.equal(await sums({ createdBy: '' }, via), [[undefined, 4]])
@@ -157,7 +255,13 @@ test('createdBy filters, "" meaning measures sent without one; rows are ordered 
 })
 
 test('period day/week/month/year: statistics over the union of the stored buckets, thresholded after merging', async (context) => {
-  context.server.define({ name: 'agg-periods', group1Key: 'slug', aggregationThreshold: 2, accessApp: true, withQuartiles: true })
+  context.server.define({
+    name: 'agg-periods',
+    group1Key: 'slug',
+    aggregationThreshold: 2,
+    accessApp: true,
+    withQuartiles: true,
+  })
   const values: Record<string, number[]> = {
     '2021-12-30': [1, 2, 3], // Thursday
     '2021-12-31T18:00:00': [4, 5.5],
@@ -167,7 +271,9 @@ test('period day/week/month/year: statistics over the union of the stored bucket
     '2022-01-04': [2],
   }
   await measure(context, 'agg-periods', [
-    ...Object.entries(values).flatMap(([date, list]) => list.map((value): [string, number, Params] => [date, value, { group1: { slug: 'a' } }])),
+    ...Object.entries(values).flatMap(([date, list]) =>
+      list.map((value): [string, number, Params] => [date, value, { group1: { slug: 'a' } }]),
+    ),
     // One a day: under the threshold each day, over it for their week only.
     ['2021-12-31', 100, { group1: { slug: 'b' } }],
     ['2022-01-01', 200, { group1: { slug: 'b' } }],
@@ -199,7 +305,8 @@ test('period day/week/month/year: statistics over the union of the stored bucket
   expected.year = [{ ...expected.month[0], startDate: '2021-01-01T00:00:00' }, expected.month[1]]
   const params = { measureName: 'agg-periods', startDate: '2021-12-30', endDate: '2022-01-05' }
   for (const [period, rows] of Object.entries(expected)) {
-    for (const via of BOTH) assert.equal(await aggregate(context, { ...params, period }, via), rows, `${period} by ${via}`)
+    for (const via of BOTH)
+      assert.equal(await aggregate(context, { ...params, period }, via), rows, `${period} by ${via}`)
   }
   // The range still selects stored buckets: this week is labelled before startDate but holds only what is in range.
   assert.equal(await aggregate(context, { ...params, startDate: '2022-01-01', period: 'week' }), [
@@ -210,26 +317,69 @@ test('period day/week/month/year: statistics over the union of the stored bucket
 
 test('std is 0 for a single value; decimals round half away from zero; exact quartiles interpolate', async (context) => {
   context.server.define({ name: 'agg-single', aggregationThreshold: 1, accessApp: true, withQuartiles: true })
-  await measure(context, 'agg-single', [['2022-01-01', 1.125], ['2022-01-02', -1.125], ...[1, 2, 3, 4].map((value): [string, number] => ['2022-01-03', value])])
-  const single = (startDate: string, value: number) => ({
-    avg: value, count: 1, countNotZero: 1, firstQuartile: value, max: value, measureName: 'agg-single', median: value,
-    min: value, startDate, std: 0, sum: value, thirdQuartile: value,
-  })
-  assert.equal(await aggregate(context, { measureName: 'agg-single', startDate: '2022-01-01', endDate: '2022-01-04' }), [
-    single('2022-01-01T00:00:00', 1.13),
-    single('2022-01-02T00:00:00', -1.13),
-    {
-      avg: 2.5, count: 4, countNotZero: 4, firstQuartile: 1.75, max: 4, measureName: 'agg-single', median: 2.5,
-      min: 1, startDate: '2022-01-03T00:00:00', std: 1.29, sum: 10, thirdQuartile: 3.25,
-    },
+  await measure(context, 'agg-single', [
+    ['2022-01-01', 1.125],
+    ['2022-01-02', -1.125],
+    ...[1, 2, 3, 4].map((value): [string, number] => ['2022-01-03', value]),
   ])
+  const single = (startDate: string, value: number) => ({
+    avg: value,
+    count: 1,
+    countNotZero: 1,
+    firstQuartile: value,
+    max: value,
+    measureName: 'agg-single',
+    median: value,
+    min: value,
+    startDate,
+    std: 0,
+    sum: value,
+    thirdQuartile: value,
+  })
+  assert.equal(
+    await aggregate(context, { measureName: 'agg-single', startDate: '2022-01-01', endDate: '2022-01-04' }),
+    [
+      single('2022-01-01T00:00:00', 1.13),
+      single('2022-01-02T00:00:00', -1.13),
+      {
+        avg: 2.5,
+        count: 4,
+        countNotZero: 4,
+        firstQuartile: 1.75,
+        max: 4,
+        measureName: 'agg-single',
+        median: 2.5,
+        min: 1,
+        startDate: '2022-01-03T00:00:00',
+        std: 1.29,
+        sum: 10,
+        thirdQuartile: 3.25,
+      },
+    ],
+  )
 })
 
 test('wildcard rows: rolled-up groups read "*", obey the threshold, never mix with a real empty value, and give no hidden row away', async (context) => {
-  context.server.define({ name: 'agg-wildcards', group1Key: 'slug', group2Key: 'status', aggregationThreshold: 2, accessApp: true })
-  const at = (slug: string, status: string, value: number): [string, number, Params] =>
-    ['2022-01-01', value, { createdBy: 'c', group1: { slug }, group2: { status } }]
-  await measure(context, 'agg-wildcards', [at('enedis', 'ok', 1), at('enedis', 'ok', 2), at('enedis', 'ko', 3), at('grdf', 'ko', 4), at('', 'ok', 5), at('', 'ok', 6)])
+  context.server.define({
+    name: 'agg-wildcards',
+    group1Key: 'slug',
+    group2Key: 'status',
+    aggregationThreshold: 2,
+    accessApp: true,
+  })
+  const at = (slug: string, status: string, value: number): [string, number, Params] => [
+    '2022-01-01',
+    value,
+    { createdBy: 'c', group1: { slug }, group2: { status } },
+  ]
+  await measure(context, 'agg-wildcards', [
+    at('enedis', 'ok', 1),
+    at('enedis', 'ok', 2),
+    at('enedis', 'ko', 3),
+    at('grdf', 'ko', 4),
+    at('', 'ok', 5),
+    at('', 'ok', 6),
+  ])
   const params = { measureName: 'agg-wildcards', startDate: '2022-01-01', endDate: '2022-01-02' }
   const row = (slug: string, status: string, values: number[]) => ({
     ...expectedFields(values, false),
@@ -267,7 +417,13 @@ test('wildcard rows: rolled-up groups read "*", obey the threshold, never mix wi
 
 test('registered wildcard sets: added to every answer for their date range, changes seen at once', async (context) => {
   const { server } = context
-  server.define({ name: 'agg-registered', group1Key: 'slug', group2Key: 'status', aggregationThreshold: 2, accessApp: true })
+  server.define({
+    name: 'agg-registered',
+    group1Key: 'slug',
+    group2Key: 'status',
+    aggregationThreshold: 2,
+    accessApp: true,
+  })
   await measure(
     context,
     'agg-registered',

@@ -27,8 +27,20 @@ function table(cells: Cell[], masks: number[], threshold: number) {
       let row = byKey.get(key)
       if (!row) {
         row = {
-          bucket: cell.bucket, created_by: cell.createdBy, group1: groups[0], group2: groups[1], group3: groups[2], rolled_up: mask,
-          shown: 0, total_count: 0, not_zero_count: null, total_sum: null, min_value: null, max_value: null, avg: null, std: null,
+          bucket: cell.bucket,
+          created_by: cell.createdBy,
+          group1: groups[0],
+          group2: groups[1],
+          group3: groups[2],
+          rolled_up: mask,
+          shown: 0,
+          total_count: 0,
+          not_zero_count: null,
+          total_sum: null,
+          min_value: null,
+          max_value: null,
+          avg: null,
+          std: null,
         }
         byKey.set(key, row)
         rows.push(row)
@@ -46,22 +58,42 @@ function table(cells: Cell[], masks: number[], threshold: number) {
 }
 
 /** The hidden rows whose total the shown ones give away. */
-function leaks(cells: Cell[], rows: AggregateRow[], shown: AggregateRow[], members: Map<AggregateRow, number[]>): AggregateRow[] {
+function leaks(
+  cells: Cell[],
+  rows: AggregateRow[],
+  shown: AggregateRow[],
+  members: Map<AggregateRow, number[]>,
+): AggregateRow[] {
   const solver = createSolver(cells.length)
   for (const row of shown) solver.publish(members.get(row)!)
   return rows.filter((row) => !shown.includes(row) && solver.computable(members.get(row)!))
 }
 
 test('one hidden child under a shown rollup: its smallest shown sibling is hidden too', () => {
-  const cell = (slug: string, count: number): Cell => ({ bucket: 'b', createdBy: 'app', groups: [slug, 'ok', ''], count })
+  const cell = (slug: string, count: number): Cell => ({
+    bucket: 'b',
+    createdBy: 'app',
+    groups: [slug, 'ok', ''],
+    count,
+  })
   const cells = [cell('victim', 1), cell('a', 9), cell('b', 4), cell('c', 6)]
   const { rows, members } = table(cells, [0, G1], 3)
   const shown = suppressComplements(rows)
-  assert.equal(shown.map((row) => [row.group1, row.rolled_up]), [['a', 0], ['c', 0], ['', G1]])
+  assert.equal(
+    shown.map((row) => [row.group1, row.rolled_up]),
+    [
+      ['a', 0],
+      ['c', 0],
+      ['', G1],
+    ],
+  )
   assert.equal(leaks(cells, rows, shown, members), [])
   // Threshold alone: the rollup minus the three shown slugs is the victim.
   const thresholdOnly = rows.filter((row) => row.shown)
-  assert.equal(leaks(cells, rows, thresholdOnly, members).map((row) => row.group1), ['victim'])
+  assert.equal(
+    leaks(cells, rows, thresholdOnly, members).map((row) => row.group1),
+    ['victim'],
+  )
 })
 
 test('a rollup with a single child, hidden by suppression, is hidden too', () => {
@@ -79,8 +111,14 @@ test('a rollup with a single child, hidden by suppression, is hidden too', () =>
 })
 
 test('a table without hidden rows is left whole', () => {
-  const cells: Cell[] = ['a', 'b'].flatMap((slug) => ['ok', 'ko'].map((status) => ({ bucket: 'b', createdBy: 'app', groups: [slug, status, ''], count: 5 })))
-  for (const masks of [[0, G1], [0, G1, G2], [0, G2, G1 | G2]]) {
+  const cells: Cell[] = ['a', 'b'].flatMap((slug) =>
+    ['ok', 'ko'].map((status) => ({ bucket: 'b', createdBy: 'app', groups: [slug, status, ''], count: 5 })),
+  )
+  for (const masks of [
+    [0, G1],
+    [0, G1, G2],
+    [0, G2, G1 | G2],
+  ]) {
     const { rows } = table(cells, masks, 3)
     assert.equal(suppressComplements(rows), rows)
   }
@@ -92,19 +130,40 @@ test('crossing rollups (2-D margins): a bridge between hidden rectangles leaks u
   // from the margins of c1, c2 and r2.
   const small = new Set(['r1c1', 'r1c2', 'r2c1', 'r2c2', 'r3c3', 'r3c4', 'r4c3', 'r4c4', 'r1c3'])
   const cells: Cell[] = ['r1', 'r2', 'r3', 'r4'].flatMap((r) =>
-    ['c1', 'c2', 'c3', 'c4'].map((c) => ({ bucket: 'b', createdBy: 'app', groups: [r, c, ''], count: small.has(r + c) ? 1 : 10 })),
+    ['c1', 'c2', 'c3', 'c4'].map((c) => ({
+      bucket: 'b',
+      createdBy: 'app',
+      groups: [r, c, ''],
+      count: small.has(r + c) ? 1 : 10,
+    })),
   )
   const { rows, members } = table(cells, [0, G1, G2], 3)
   const twoPerLine = rows.filter((row) => row.shown)
-  assert.equal(leaks(cells, rows, twoPerLine, members).map((row) => row.group1 + row.group2), ['r1c3'])
+  assert.equal(
+    leaks(cells, rows, twoPerLine, members).map((row) => row.group1 + row.group2),
+    ['r1c3'],
+  )
   const shown = suppressComplements(rows)
   assert.equal(leaks(cells, rows, shown, members), [])
-  assert.ok(shown.every((row) => row.rolled_up === 0), 'every margin holds a hidden cell')
+  assert.ok(
+    shown.every((row) => row.rolled_up === 0),
+    'every margin holds a hidden cell',
+  )
 })
 
 test('random tables, chains and crossing rollups: no hidden row can be computed from the shown ones', () => {
   const random = prng(6)
-  const layouts = [[0, G1], [0, G2], [0, G1 | G2], [0, G2, G1 | G2], [0, G1, G2], [0, G1, G2, G1 | G2], [0, G3, G2 | G3, G1 | G2 | G3], [0, G1, G3, G1 | G3], [0, G1 | G2 | G3]]
+  const layouts = [
+    [0, G1],
+    [0, G2],
+    [0, G1 | G2],
+    [0, G2, G1 | G2],
+    [0, G1, G2],
+    [0, G1, G2, G1 | G2],
+    [0, G3, G2 | G3, G1 | G2 | G3],
+    [0, G1, G3, G1 | G3],
+    [0, G1 | G2 | G3],
+  ]
   let baselineLeaks = 0
   let suppressed = 0
   for (let round = 0; round < 300; round++) {
@@ -117,7 +176,8 @@ test('random tables, chains and crossing rollups: no hidden row can be computed 
           for (let b = 0; b < values[1]; b++) {
             for (let c = 0; c < values[2]; c++) {
               if (random() < 0.3) continue
-              const count = random() < 0.4 ? 1 + Math.floor(random() * (threshold - 1)) : threshold + Math.floor(random() * 10)
+              const count =
+                random() < 0.4 ? 1 + Math.floor(random() * (threshold - 1)) : threshold + Math.floor(random() * 10)
               cells.push({ bucket, createdBy, groups: [`a${a}`, `b${b}`, `c${c}`], count })
             }
           }
@@ -128,9 +188,17 @@ test('random tables, chains and crossing rollups: no hidden row can be computed 
     const { rows, members } = table(cells, masks, threshold)
     const shown = suppressComplements(rows)
     const about = `round ${round}, masks ${masks}, threshold ${threshold}`
-    assert.ok(shown.every((row) => row.shown === 1), `${about}: a row under the threshold was shown`)
+    assert.ok(
+      shown.every((row) => row.shown === 1),
+      `${about}: a row under the threshold was shown`,
+    )
     assert.equal(leaks(cells, rows, shown, members), [], about)
-    baselineLeaks += leaks(cells, rows, rows.filter((row) => row.shown), members).length
+    baselineLeaks += leaks(
+      cells,
+      rows,
+      rows.filter((row) => row.shown),
+      members,
+    ).length
     suppressed += rows.filter((row) => row.shown).length - shown.length
   }
   assert.ok(baselineLeaks > 100, `the threshold alone leaks in these tables (${baselineLeaks} rows)`)
@@ -139,8 +207,20 @@ test('random tables, chains and crossing rollups: no hidden row can be computed 
 
 test('a large bucket is handled in milliseconds', () => {
   const cells: Cell[] = []
-  for (let a = 0; a < 40; a++) for (let b = 0; b < 8; b++) for (let c = 0; c < 4; c++) cells.push({ bucket: 'b', createdBy: 'app', groups: [`a${a}`, `b${b}`, `c${c}`], count: (a * 7 + b * 3 + c) % 9 })
-  const { rows } = table(cells.filter((cell) => cell.count > 0), [0, G3, G2 | G3, G1 | G2 | G3], 4)
+  for (let a = 0; a < 40; a++)
+    for (let b = 0; b < 8; b++)
+      for (let c = 0; c < 4; c++)
+        cells.push({
+          bucket: 'b',
+          createdBy: 'app',
+          groups: [`a${a}`, `b${b}`, `c${c}`],
+          count: (a * 7 + b * 3 + c) % 9,
+        })
+  const { rows } = table(
+    cells.filter((cell) => cell.count > 0),
+    [0, G3, G2 | G3, G1 | G2 | G3],
+    4,
+  )
   const started = performance.now()
   suppressComplements(rows)
   assert.ok(performance.now() - started < 200, `${performance.now() - started} ms`)

@@ -17,18 +17,30 @@ test.before.each((context) => {
 test.after.each(({ store }) => store.close())
 
 test('register keeps one canonical set per measure and groups; re-registering changes its range', ({ wildcards }) => {
-  const first = wildcards.register('m', ['group3', 'group1'], { fromDate: '2022-01-01', toDate: '2022-02-01T12:00:00+02:00' })
-  assert.equal({ ...first, createdAt: undefined }, {
-    measureName: 'm',
-    groups: ['group1', 'group3'],
-    fromDate: '2022-01-01 00:00:00',
-    toDate: '2022-02-01 12:00:00',
-    createdAt: undefined,
+  const first = wildcards.register('m', ['group3', 'group1'], {
+    fromDate: '2022-01-01',
+    toDate: '2022-02-01T12:00:00+02:00',
   })
+  assert.equal(
+    { ...first, createdAt: undefined },
+    {
+      measureName: 'm',
+      groups: ['group1', 'group3'],
+      fromDate: '2022-01-01 00:00:00',
+      toDate: '2022-02-01 12:00:00',
+      createdAt: undefined,
+    },
+  )
   const again = wildcards.register('m', ['group1,group3'])
   assert.equal(again, { ...first, fromDate: null, toDate: null })
   wildcards.register('other', ['group2'])
-  assert.equal(wildcards.list().map((set) => [set.measureName, set.groups.join()]), [['m', 'group1,group3'], ['other', 'group2']])
+  assert.equal(
+    wildcards.list().map((set) => [set.measureName, set.groups.join()]),
+    [
+      ['m', 'group1,group3'],
+      ['other', 'group2'],
+    ],
+  )
   assert.equal(wildcards.list('m'), [again])
   assert.equal(wildcards.forMeasure('m'), [again])
   assert.equal(wildcards.forMeasure('none'), [])
@@ -51,9 +63,15 @@ test('bad groups and dates are refused with a one-line reason', ({ wildcards }) 
       assert.is((err as Error).message, message)
     }
   }
-  refused(() => wildcards.register('m', ['group4']), 'wildcard groups must be among group1, group2, group3, got: group4')
+  refused(
+    () => wildcards.register('m', ['group4']),
+    'wildcard groups must be among group1, group2, group3, got: group4',
+  )
   refused(() => wildcards.register('m', []), 'wildcard groups must be among group1, group2, group3, got: (none)')
-  refused(() => wildcards.register('m', ['group1'], { fromDate: '2022-02-30' }), 'the from date must be YYYY-MM-DD or an ISO-8601 date-time, got: 2022-02-30')
+  refused(
+    () => wildcards.register('m', ['group1'], { fromDate: '2022-02-30' }),
+    'the from date must be YYYY-MM-DD or an ISO-8601 date-time, got: 2022-02-30',
+  )
   refused(
     () => wildcards.register('m', ['group1'], { fromDate: '2022-02-01', toDate: '2022-02-01' }),
     'the from date must be before the to date, got: 2022-02-01 00:00:00 and 2022-02-01 00:00:00',
@@ -68,7 +86,10 @@ test('a change made through another connection (the CLI) shows at once', async (
   cli.close()
   // The store reads its version once per turn of the event loop: the server's next request comes in a later one.
   await new Promise((resolve) => setImmediate(resolve))
-  assert.equal(wildcards.forMeasure('m').map((set) => set.groups), [['group1']])
+  assert.equal(
+    wildcards.forMeasure('m').map((set) => set.groups),
+    [['group1']],
+  )
 })
 
 test.run()

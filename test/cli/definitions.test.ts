@@ -13,12 +13,22 @@ test.before(async (context) => {
 test.after(async ({ server }) => server.close())
 
 const count = async (server: TestServer, table: string, name: string) =>
-  (await server.query<{ n: number }>(`SELECT count() AS n FROM ${table} WHERE measure_name = {name:String}`, { name }))[0].n
+  (
+    await server.query<{ n: number }>(`SELECT count() AS n FROM ${table} WHERE measure_name = {name:String}`, { name })
+  )[0].n
 
 test('list: one aligned row per definition with its raw measure count and last purge', async ({ server, env }) => {
   assert.is((await runCli(['definitions', 'list'], env)).stdout, 'No measure definitions\n')
   server.define(
-    { name: 'full', org: 'acme', group1Key: 'slug', group3Key: 'status', aggregationThreshold: 7, accessApp: true, withQuartiles: true },
+    {
+      name: 'full',
+      org: 'acme',
+      group1Key: 'slug',
+      group3Key: 'status',
+      aggregationThreshold: 7,
+      accessApp: true,
+      withQuartiles: true,
+    },
     { name: 'bare' },
   )
   await insertReceived(server, 'full', 12, 0)
@@ -37,8 +47,14 @@ test('list: one aligned row per definition with its raw measure count and last p
   )
 })
 
-test('delete keeps the data; --purge-data deletes the raw measures and the aggregates; wildcard sets go either way', async ({ server, env }) => {
-  server.define({ name: 'kept-data', group1Key: 'slug', aggregationThreshold: 1, accessApp: true }, { name: 'purged-data', group1Key: 'slug', aggregationThreshold: 1, accessApp: true })
+test('delete keeps the data; --purge-data deletes the raw measures and the aggregates; wildcard sets go either way', async ({
+  server,
+  env,
+}) => {
+  server.define(
+    { name: 'kept-data', group1Key: 'slug', aggregationThreshold: 1, accessApp: true },
+    { name: 'purged-data', group1Key: 'slug', aggregationThreshold: 1, accessApp: true },
+  )
   for (const name of ['kept-data', 'purged-data']) {
     await insertReceived(server, name, 10, 200)
     await insertReceived(server, name, 5, 0)
@@ -46,17 +62,30 @@ test('delete keeps the data; --purge-data deletes the raw measures and the aggre
   }
   const kept = await runCli(['definitions', 'delete', 'kept-data'], env)
   assert.is(kept.code, 0, kept.stderr)
-  assert.is(kept.stdout, 'Definition deleted: kept-data (1 wildcard set removed; its raw measures and aggregates are kept)\n')
+  assert.is(
+    kept.stdout,
+    'Definition deleted: kept-data (1 wildcard set removed; its raw measures and aggregates are kept)\n',
+  )
   assert.is(await count(server, 'raw_measures', 'kept-data'), 15)
 
   const purged = await runCli(['definitions', 'delete', 'purged-data', '--purge-data'], env)
   assert.is(purged.code, 0, purged.stderr)
-  assert.is(purged.stdout, 'Definition deleted: purged-data (1 wildcard set removed; 15 raw measures and the aggregates of 15 measures deleted)\n')
+  assert.is(
+    purged.stdout,
+    'Definition deleted: purged-data (1 wildcard set removed; 15 raw measures and the aggregates of 15 measures deleted)\n',
+  )
   assert.is(await count(server, 'raw_measures', 'purged-data'), 0)
   assert.is(await count(server, 'aggregates', 'purged-data'), 0)
 
-  assert.equal(server.deps.wildcards.list().map((set) => set.measureName), [])
-  const response = await server.post('/aggregate', { measureName: 'kept-data', startDate: '2022-01-01', endDate: '2023-01-01' }, await server.token())
+  assert.equal(
+    server.deps.wildcards.list().map((set) => set.measureName),
+    [],
+  )
+  const response = await server.post(
+    '/aggregate',
+    { measureName: 'kept-data', startDate: '2022-01-01', endDate: '2023-01-01' },
+    await server.token(),
+  )
   assert.equal(await response.json(), { error: 'No measure definition found for: kept-data' })
   const list = await runCli(['definitions', 'list'], env)
   assert.not.match(list.stdout, /kept-data|purged-data/)

@@ -7,9 +7,22 @@ const test = suite('dacc --help')
 test('every operations command has --help, exit code 0', async () => {
   const env = { DACC_DATA_DIR: tempDir() }
   const commands = [
-    ['purge'], ['purge', 'measure'], ['purge', 'all-measures'], ['definitions'], ['definitions', 'list'], ['definitions', 'delete'],
-    ['wildcard'], ['wildcard', 'list'], ['compute-wildcard-aggregate'], ['sql'], ['migrate'],
-    ['import-original'], ['compute-aggregation'], ['compute-all-aggregations'], ['create-filtered-aggregation-view'], ['update-filtered-aggregation-view'],
+    ['purge'],
+    ['purge', 'measure'],
+    ['purge', 'all-measures'],
+    ['definitions'],
+    ['definitions', 'list'],
+    ['definitions', 'delete'],
+    ['wildcard'],
+    ['wildcard', 'list'],
+    ['compute-wildcard-aggregate'],
+    ['sql'],
+    ['migrate'],
+    ['import-original'],
+    ['compute-aggregation'],
+    ['compute-all-aggregations'],
+    ['create-filtered-aggregation-view'],
+    ['update-filtered-aggregation-view'],
   ]
   for (const command of commands) {
     const { code, stdout, stderr } = await runCli([...command, '--help'], env)

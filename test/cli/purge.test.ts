@@ -19,15 +19,27 @@ test.before(async (context) => {
 test.after(async ({ server }) => server.close())
 
 const rawCounts = async (server: TestServer) =>
-  Object.fromEntries((await server.query<{ measure_name: string; n: number }>('SELECT measure_name, count() AS n FROM raw_measures GROUP BY ALL')).map((row) => [row.measure_name, row.n]))
+  Object.fromEntries(
+    (
+      await server.query<{ measure_name: string; n: number }>(
+        'SELECT measure_name, count() AS n FROM raw_measures GROUP BY ALL',
+      )
+    ).map((row) => [row.measure_name, row.n]),
+  )
 
-test('purge measure removes old raw measures only, and every /aggregate answer stays byte-identical', async ({ server, env }) => {
+test('purge measure removes old raw measures only, and every /aggregate answer stays byte-identical', async ({
+  server,
+  env,
+}) => {
   await insertReceived(server, 'purged', 60, 200)
   await insertReceived(server, 'purged', 30, 100)
   await insertReceived(server, 'purged', 20, 1)
   await insertReceived(server, 'untouched', 10, 200)
   const before = await aggregateAnswers(server, 'purged')
-  assert.ok(before.every((answer) => answer.startsWith('200 [{')), before[0])
+  assert.ok(
+    before.every((answer) => answer.startsWith('200 [{')),
+    before[0],
+  )
   assert.ok(before.some((answer) => answer.includes('"median"')) && before.some((answer) => answer.includes('"*"')))
 
   const { code, stdout, stderr } = await runCli(['purge', 'measure', 'purged', '-d', '90'], env)
@@ -43,12 +55,18 @@ test('purge measure removes old raw measures only, and every /aggregate answer s
   assert.match(again.stdout, /^Purged purged: 0 raw measures received before /)
 })
 
-test('purge all-measures purges every definition, 90 days by default; definitions list shows the last purge', async ({ server, env }) => {
+test('purge all-measures purges every definition, 90 days by default; definitions list shows the last purge', async ({
+  server,
+  env,
+}) => {
   const before = await aggregateAnswers(server, 'untouched')
   const { code, stdout, stderr } = await runCli(['purge', 'all-measures'], env)
   assert.is(stderr, '')
   assert.is(code, 0)
-  assert.match(stdout, /^Purged purged: 0 raw measures received before \S+\nPurged untouched: 10 raw measures received before \S+\n$/)
+  assert.match(
+    stdout,
+    /^Purged purged: 0 raw measures received before \S+\nPurged untouched: 10 raw measures received before \S+\n$/,
+  )
   assert.equal(await rawCounts(server), { purged: 20 })
   assert.equal(await aggregateAnswers(server, 'untouched'), before)
 
@@ -63,7 +81,10 @@ test('bad arguments: one line on stderr, non-zero exit, nothing purged', async (
   const cases: [string[], RegExp][] = [
     [['purge', 'measure', 'nope'], /^Error: No measure definition found for: nope\n$/],
     [['purge', 'measure', 'purged', '--days=-1'], /^Error: --days must be a whole number from 0 to 36500, got: -1\n$/],
-    [['purge', 'all-measures', '--days', 'soon'], /^Error: --days must be a whole number from 0 to 36500, got: soon\n$/],
+    [
+      ['purge', 'all-measures', '--days', 'soon'],
+      /^Error: --days must be a whole number from 0 to 36500, got: soon\n$/,
+    ],
     [['purge', 'measure'], /^Error: missing required args for command `measure <name>`\n$/],
     [['purge', 'everything'], /^Error: unknown command: purge everything \(see dacc purge --help\)\n$/],
     [['purge'], /^Error: a command is needed \(see dacc purge --help\)\n$/],
@@ -77,7 +98,10 @@ test('bad arguments: one line on stderr, non-zero exit, nothing purged', async (
   assert.equal(await rawCounts(server), counts)
 })
 
-test('-d 0 purges everything received up to now, as the original allowed; answers unchanged', async ({ server, env }) => {
+test('-d 0 purges everything received up to now, as the original allowed; answers unchanged', async ({
+  server,
+  env,
+}) => {
   const before = await aggregateAnswers(server, 'purged')
   const { code, stdout, stderr } = await runCli(['purge', 'measure', 'purged', '-d', '0'], env)
   assert.is(stderr, '')

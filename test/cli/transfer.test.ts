@@ -6,7 +6,13 @@ import { aggregateAnswers } from '../helpers/answers.ts'
 import { runCli, startTestServer, tempDir } from '../helpers/server.ts'
 
 const test = suite('dacc export / import')
-const definition = { name: 'moving', group1Key: 'device', aggregationThreshold: 2, accessApp: true, withQuartiles: true }
+const definition = {
+  name: 'moving',
+  group1Key: 'device',
+  aggregationThreshold: 2,
+  accessApp: true,
+  withQuartiles: true,
+}
 
 test('export through a running server, import into a new store offline: the same answers', async () => {
   const exportDir = tempDir()
@@ -15,7 +21,12 @@ test('export through a running server, import into a new store offline: the same
   try {
     source.define(definition)
     const token = await source.token()
-    const measures = Array.from({ length: 120 }, (_, i) => ({ measureName: 'moving', value: i % 17, startDate: `2022-01-${String(1 + (i % 20)).padStart(2, '0')}`, group1: { device: i % 3 ? 'desktop' : 'mobile' } }))
+    const measures = Array.from({ length: 120 }, (_, i) => ({
+      measureName: 'moving',
+      value: i % 17,
+      startDate: `2022-01-${String(1 + (i % 20)).padStart(2, '0')}`,
+      group1: { device: i % 3 ? 'desktop' : 'mobile' },
+    }))
     assert.is((await source.post('/measures', measures, token)).status, 201)
     before = await aggregateAnswers(source, 'moving')
     const exported = await runCli(['export', exportDir], { DACC_DATA_DIR: source.config.dataDir })

@@ -19,17 +19,30 @@ test.after(async ({ server }) => server.close())
 
 /** The "*" rows of the running server's /aggregate answer for by-device in January 2022, by day. */
 async function starRows(server: TestServer): Promise<string[]> {
-  const response = await server.post('/aggregate', { measureName: 'by-device', startDate: '2022-01-01', endDate: '2022-02-01' }, await server.token())
+  const response = await server.post(
+    '/aggregate',
+    { measureName: 'by-device', startDate: '2022-01-01', endDate: '2022-02-01' },
+    await server.token(),
+  )
   const rows = (await response.json()) as { startDate: string; group1: { device: string }; count: number }[]
   return rows.filter((row) => row.group1.device === '*').map((row) => `${row.startDate.slice(0, 10)} ${row.count}`)
 }
 
-test('register: the running server adds the "*" rows at once; list shows the set; --remove takes them away', async ({ server, env }) => {
+test('register: the running server adds the "*" rows at once; list shows the set; --remove takes them away', async ({
+  server,
+  env,
+}) => {
   assert.equal(await starRows(server), [])
-  const registered = await runCli(['compute-wildcard-aggregate', 'by-device', 'group1', '--from-date', '2022-01-19', '--to-date', '2022-01-21'], env)
+  const registered = await runCli(
+    ['compute-wildcard-aggregate', 'by-device', 'group1', '--from-date', '2022-01-19', '--to-date', '2022-01-21'],
+    env,
+  )
   assert.is(registered.stderr, '')
   assert.is(registered.code, 0)
-  assert.is(registered.stdout, 'Wildcard set registered for by-device: group1 (buckets from 2022-01-19 00:00:00 before 2022-01-21 00:00:00)\n')
+  assert.is(
+    registered.stdout,
+    'Wildcard set registered for by-device: group1 (buckets from 2022-01-19 00:00:00 before 2022-01-21 00:00:00)\n',
+  )
   assert.equal(await starRows(server), ['2022-01-19 2', '2022-01-20 2'])
 
   const again = await runCli(['compute-wildcard-aggregate', 'by-device', 'group1'], env)
@@ -59,12 +72,30 @@ test('bad arguments: one line on stderr, non-zero exit, nothing registered', asy
   const cases: [string[], string][] = [
     [['compute-wildcard-aggregate', 'nope', 'group1'], 'No measure definition found for: nope'],
     [['compute-wildcard-aggregate', 'by-device', 'group2'], 'wildcard group does not match measure definition: group2'],
-    [['compute-wildcard-aggregate', 'by-device', 'group1,device'], 'wildcard groups must be among group1, group2, group3, got: group1,device'],
-    [['compute-wildcard-aggregate', 'by-device', 'group1', '--from-date', '2022-13-01'], 'the from date must be YYYY-MM-DD or an ISO-8601 date-time, got: 2022-13-01'],
-    [['compute-wildcard-aggregate', 'by-device', 'group1', '--from-date', '2022-02-01', '--to-date', '2022-01-01'], 'the from date must be before the to date, got: 2022-02-01 00:00:00 and 2022-01-01 00:00:00'],
-    [['compute-wildcard-aggregate', 'by-device', 'group1', '--remove'], 'no wildcard set group1 is registered for by-device'],
-    [['compute-wildcard-aggregate', 'by-device', 'group1', '--remove', '--from-date', '2022-01-01'], '--remove takes no dates'],
-    [['compute-wildcard-aggregate', 'by-device'], 'missing required args for command `compute-wildcard-aggregate <name> <groups>`'],
+    [
+      ['compute-wildcard-aggregate', 'by-device', 'group1,device'],
+      'wildcard groups must be among group1, group2, group3, got: group1,device',
+    ],
+    [
+      ['compute-wildcard-aggregate', 'by-device', 'group1', '--from-date', '2022-13-01'],
+      'the from date must be YYYY-MM-DD or an ISO-8601 date-time, got: 2022-13-01',
+    ],
+    [
+      ['compute-wildcard-aggregate', 'by-device', 'group1', '--from-date', '2022-02-01', '--to-date', '2022-01-01'],
+      'the from date must be before the to date, got: 2022-02-01 00:00:00 and 2022-01-01 00:00:00',
+    ],
+    [
+      ['compute-wildcard-aggregate', 'by-device', 'group1', '--remove'],
+      'no wildcard set group1 is registered for by-device',
+    ],
+    [
+      ['compute-wildcard-aggregate', 'by-device', 'group1', '--remove', '--from-date', '2022-01-01'],
+      '--remove takes no dates',
+    ],
+    [
+      ['compute-wildcard-aggregate', 'by-device'],
+      'missing required args for command `compute-wildcard-aggregate <name> <groups>`',
+    ],
     [['wildcard', 'list', 'nope'], 'No measure definition found for: nope'],
     [['wildcard', 'remove'], 'unknown command: wildcard remove (see dacc wildcard --help)'],
   ]

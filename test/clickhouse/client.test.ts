@@ -23,7 +23,7 @@ async function fakeServer(version: string): Promise<{ url: string; requests: Req
     if (!isSupportedVersion(version) && url.searchParams.has('date_time_input_format')) {
       res.writeHead(500).end('Code: 115. DB::Exception: Unknown setting date_time_input_format')
     } else if (body.includes('version()')) {
-      res.writeHead(200, { 'Content-Type': 'application/x-ndjson' }).end(JSON.stringify({ version }) + '\n')
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson' }).end(`${JSON.stringify({ version })}\n`)
     } else {
       res.writeHead(200).end()
     }
@@ -37,7 +37,8 @@ const serverConfig = (url: string, cluster = '') => testConfig({ clickhouse: { u
 
 test('versions from 24.8 on are supported, compared as numbers', () => {
   for (const version of ['24.8.1.1', '24.10', '26.7.2.1', '25.1.3.23']) assert.ok(isSupportedVersion(version), version)
-  for (const version of ['24.7.3.42', '23.12', '18.16.1', 'unknown']) assert.not.ok(isSupportedVersion(version), version)
+  for (const version of ['24.7.3.42', '23.12', '18.16.1', 'unknown'])
+    assert.not.ok(isSupportedVersion(version), version)
 })
 
 test('a server older than 24.8 is refused in one clear line', async () => {

@@ -15,7 +15,11 @@ test.before(async (context) => {
 test.after(async ({ clickhouse }) => clickhouse.close())
 
 async function format({ clickhouse }: Context, statement: string): Promise<string> {
-  const result = await clickhouse.client.query({ query: 'SELECT formatQuery({q:String}) AS q', query_params: { q: statement }, format: 'JSONEachRow' })
+  const result = await clickhouse.client.query({
+    query: 'SELECT formatQuery({q:String}) AS q',
+    query_params: { q: statement },
+    format: 'JSONEachRow',
+  })
   const [row] = await result.json<{ q: string }>()
   return row.q
 }
@@ -36,7 +40,10 @@ test('every migration renders to statements that run ON CLUSTER and parse', asyn
   assert.ok(readMigrations().every((migration) => migration.statements.length > 0))
   for (const statement of statements) {
     for (const rendered of renderForCluster(statement, 'c1')) {
-      assert.match(await format(context, rendered), /^(CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|ALTER TABLE|DROP VIEW IF EXISTS) \w+ ON CLUSTER c1\b/)
+      assert.match(
+        await format(context, rendered),
+        /^(CREATE (TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS|ALTER TABLE|DROP VIEW IF EXISTS) \w+ ON CLUSTER c1\b/,
+      )
     }
   }
 })
@@ -61,7 +68,10 @@ test('Distributed tables shard measure tables by group, others by their sorting 
     'CREATE TABLE IF NOT EXISTS schema_migrations ON CLUSTER c1 AS schema_migrations_local\n' +
       'ENGINE = Distributed(c1, currentDatabase(), schema_migrations_local, cityHash64(version))',
   )
-  for (const [statement, table] of [[raw, 'raw_measures'], [aggregates, 'aggregates']]) {
+  for (const [statement, table] of [
+    [raw, 'raw_measures'],
+    [aggregates, 'aggregates'],
+  ]) {
     const comment = /\nCOMMENT '.*'$/.exec(await format(context, statement))![0]
     assert.is(
       await distributed(statement),
@@ -75,7 +85,10 @@ test('the materialized view reads and writes the shard-local tables', async (con
   const rendered = renderForCluster(view, 'c1')
   assert.is(rendered.length, 1)
   const formatted = await format(context, rendered[0])
-  assert.ok(formatted.startsWith('CREATE MATERIALIZED VIEW IF NOT EXISTS aggregates_mv ON CLUSTER c1 TO aggregates_local\n'), formatted)
+  assert.ok(
+    formatted.startsWith('CREATE MATERIALIZED VIEW IF NOT EXISTS aggregates_mv ON CLUSTER c1 TO aggregates_local\n'),
+    formatted,
+  )
   assert.ok(formatted.includes('\nFROM raw_measures_local\n'), formatted)
   assert.is(undo(formatted), await format(context, view))
   // Only the top-level FROM names the source: a FROM inside parentheses belongs to a function.
@@ -96,7 +109,10 @@ CREATE TABLE t (v UInt32 COMMENT 'ENGINE = Log (', x String) ENGINE = ReplacingM
   const [local, distributed] = await Promise.all(renderForCluster(statement, 'c1').map((sql) => format(context, sql)))
   assert.ok(local.includes(`ENGINE = ReplicatedReplacingMergeTree(${PATH('t')}, v)`), local)
   assert.ok(local.includes("`v` UInt32 COMMENT 'ENGINE = Log ('"), local)
-  assert.is(distributed, 'CREATE TABLE t ON CLUSTER c1 AS t_local\nENGINE = Distributed(c1, currentDatabase(), t_local, cityHash64(x))')
+  assert.is(
+    distributed,
+    'CREATE TABLE t ON CLUSTER c1 AS t_local\nENGINE = Distributed(c1, currentDatabase(), t_local, cityHash64(x))',
+  )
 })
 
 test('ALTER TABLE changes the local table, and the Distributed one too when it changes columns', async (context) => {
@@ -107,18 +123,27 @@ ALTER TABLE raw_measures ADD COLUMN IF NOT EXISTS c UInt64 DEFAULT 0 COMMENT 'AL
   assert.ok(distributed.startsWith('ALTER TABLE raw_measures ON CLUSTER c1\n'), distributed)
   for (const rendered of [local, distributed]) assert.is(undo(rendered), await format(context, column))
   const index = 'ALTER TABLE raw_measures ADD INDEX IF NOT EXISTS i c TYPE bloom_filter GRANULARITY 1'
-  assert.equal(renderForCluster(index, 'c1'), ['ALTER TABLE raw_measures_local ON CLUSTER c1 ADD INDEX IF NOT EXISTS i c TYPE bloom_filter GRANULARITY 1'])
+  assert.equal(renderForCluster(index, 'c1'), [
+    'ALTER TABLE raw_measures_local ON CLUSTER c1 ADD INDEX IF NOT EXISTS i c TYPE bloom_filter GRANULARITY 1',
+  ])
   for (const clause of ['DROP COLUMN c', 'MODIFY COLUMN c String', 'RENAME COLUMN c TO d']) {
     assert.is(renderForCluster(`ALTER TABLE aggregates ${clause}`, 'c1').length, 2, clause)
   }
 })
 
 test('a recreated view is dropped and created on every node, over the local tables', async (context) => {
-  const recreated = readMigrations().flatMap((migration) => migration.statements).filter((statement) => /^(DROP VIEW|CREATE MATERIALIZED VIEW)/m.test(statement))
-  const rendered = await Promise.all(recreated.flatMap((statement) => renderForCluster(statement, 'c1')).map((sql) => format(context, sql)))
+  const recreated = readMigrations()
+    .flatMap((migration) => migration.statements)
+    .filter((statement) => /^(DROP VIEW|CREATE MATERIALIZED VIEW)/m.test(statement))
+  const rendered = await Promise.all(
+    recreated.flatMap((statement) => renderForCluster(statement, 'c1')).map((sql) => format(context, sql)),
+  )
   assert.ok(rendered.includes('DROP VIEW IF EXISTS aggregates_mv ON CLUSTER c1'), rendered.join('\n'))
   for (const create of rendered.filter((sql) => sql.startsWith('CREATE'))) {
-    assert.ok(create.startsWith('CREATE MATERIALIZED VIEW IF NOT EXISTS aggregates_mv ON CLUSTER c1 TO aggregates_local\n'), create)
+    assert.ok(
+      create.startsWith('CREATE MATERIALIZED VIEW IF NOT EXISTS aggregates_mv ON CLUSTER c1 TO aggregates_local\n'),
+      create,
+    )
     assert.ok(create.includes('\nFROM raw_measures_local\n'), create)
   }
 })

@@ -7,10 +7,24 @@ type Context = { server: TestServer; token: string }
 const test = suite<Context>('aggregates_public', {} as Context)
 
 const DEFINITIONS = [
-  { name: 'three-groups', group1Key: 'slug', group2Key: 'event', group3Key: 'status', aggregationThreshold: 3, accessApp: true, withQuartiles: true },
+  {
+    name: 'three-groups',
+    group1Key: 'slug',
+    group2Key: 'event',
+    group3Key: 'status',
+    aggregationThreshold: 3,
+    accessApp: true,
+    withQuartiles: true,
+  },
   { name: 'no-groups', aggregationThreshold: 2, accessPublic: true },
   { name: 'extremes-hidden', group1Key: 'device', aggregationThreshold: 2, accessApp: true, hideExtremes: true },
-  { name: 'by-contributors', group1Key: 'device', aggregationThreshold: 3, accessApp: true, thresholdOn: 'contributors' as const },
+  {
+    name: 'by-contributors',
+    group1Key: 'device',
+    aggregationThreshold: 3,
+    accessApp: true,
+    thresholdOn: 'contributors' as const,
+  },
   { name: 'private', aggregationThreshold: 1 },
   { name: 'noisy', aggregationThreshold: 1, accessApp: true, noise: { epsilon: 1, valueMin: 0, valueMax: 100 } },
 ]
@@ -26,10 +40,24 @@ test.before(async (context) => {
     const startDate = `2022-01-${String(1 + (i % 6)).padStart(2, '0')}${i % 5 === 0 ? 'T10:30:00' : ''}`
     const createdBy = i % 4 === 0 ? undefined : i % 4 === 1 ? 'app-a' : 'app-b'
     const value = ((i * 7919) % 1000) / 7
-    measures.push({ measureName: 'three-groups', value, startDate, createdBy, group1: { slug: `s${i % 3}` }, group2: { event: i % 2 ? 'x' : '' }, group3: { status: 'ok' } })
+    measures.push({
+      measureName: 'three-groups',
+      value,
+      startDate,
+      createdBy,
+      group1: { slug: `s${i % 3}` },
+      group2: { event: i % 2 ? 'x' : '' },
+      group3: { status: 'ok' },
+    })
     measures.push({ measureName: 'no-groups', value: i % 5, startDate, createdBy })
     measures.push({ measureName: 'extremes-hidden', value: -value, startDate, group1: { device: `d${i % 4}` } })
-    measures.push({ measureName: 'by-contributors', value, startDate, group1: { device: `d${i % 2}` }, contributor: `c${i % 9}` })
+    measures.push({
+      measureName: 'by-contributors',
+      value,
+      startDate,
+      group1: { device: `d${i % 2}` },
+      contributor: `c${i % 9}`,
+    })
     measures.push({ measureName: 'private', value, startDate })
     measures.push({ measureName: 'noisy', value: 5, startDate })
   }
@@ -57,8 +85,13 @@ function asApiRow(row: Record<string, unknown>): Record<string, unknown> {
     thirdQuartile: row.third_quartile,
     contributors: row.contributors,
   }
-  for (const n of [1, 2, 3]) if (row[`group${n}_key`] != null) fields[`group${n}`] = { [row[`group${n}_key`] as string]: row[`group${n}`] }
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value != null).sort(([a], [b]) => (a < b ? -1 : 1)))
+  for (const n of [1, 2, 3])
+    if (row[`group${n}_key`] != null) fields[`group${n}`] = { [row[`group${n}_key`] as string]: row[`group${n}`] }
+  return Object.fromEntries(
+    Object.entries(fields)
+      .filter(([, value]) => value != null)
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  )
 }
 
 const fromView = async (server: TestServer, name: string) =>
@@ -95,7 +128,15 @@ test('buckets imported from the original are in the view as /aggregate answers t
                    ('${name}', '2022-01-02 00:00:00', 'app', 'phone', '', '', 0, 3, 3, 6, 1, 3, 2, 1, 1.5, 2, 2.5, now64(3))`,
   })
   // New measures: into an imported bucket (merged), and into a bucket of their own (states alone).
-  const measures = [5, 7, 0].flatMap((value) => ['2022-01-02', '2022-01-03'].map((startDate) => ({ measureName: name, value, startDate, createdBy: 'app', group1: { device: 'phone' } })))
+  const measures = [5, 7, 0].flatMap((value) =>
+    ['2022-01-02', '2022-01-03'].map((startDate) => ({
+      measureName: name,
+      value,
+      startDate,
+      createdBy: 'app',
+      group1: { device: 'phone' },
+    })),
+  )
   assert.is((await server.post('/measures', measures, token)).status, 201)
   const sorted = (rows: unknown[]) => rows.map((row) => JSON.stringify(row)).sort()
   const api = (await fromApi(context, name)) as unknown[]
@@ -105,12 +146,16 @@ test('buckets imported from the original are in the view as /aggregate answers t
   await mirror(server)
 })
 
-test('definitions not readable through the API, or whose answers the view cannot reproduce, are absent', async ({ server }) => {
+test('definitions not readable through the API, or whose answers the view cannot reproduce, are absent', async ({
+  server,
+}) => {
   assert.equal(await fromView(server, 'private'), [])
   assert.equal(await fromView(server, 'noisy'), [])
 })
 
-test('a measure with wildcard sets leaves the view: its answers may hide detail rows the view would show', async ({ server }) => {
+test('a measure with wildcard sets leaves the view: its answers may hide detail rows the view would show', async ({
+  server,
+}) => {
   assert.ok((await fromView(server, 'extremes-hidden')).length > 0)
   server.deps.wildcards.register('extremes-hidden', ['group1'], {})
   await mirror(server)

@@ -25,18 +25,34 @@ test('a missing token gets 401, a token without aggregate:read 403', async ({ se
   })
 })
 
-test('readable definitions only, by name, public fields (privacy options included) only, absent ones omitted, changes seen at once', async ({ server }) => {
+test('readable definitions only, by name, public fields (privacy options included) only, absent ones omitted, changes seen at once', async ({
+  server,
+}) => {
   const token = await server.token(['aggregate:read'])
   server.define(
     {
-      name: 'zeta-public', org: 'cozy', createdBy: 'ecolyo', description: 'Connections by device', group1Key: 'device',
-      group2Key: 'os', group3Key: 'browser', aggregationPeriod: 'day', executionFrequency: 'day', aggregationThreshold: 10,
-      accessPublic: true, withQuartiles: true, maxDaysToUpdateQuartile: 30,
+      name: 'zeta-public',
+      org: 'cozy',
+      createdBy: 'ecolyo',
+      description: 'Connections by device',
+      group1Key: 'device',
+      group2Key: 'os',
+      group3Key: 'browser',
+      aggregationPeriod: 'day',
+      executionFrequency: 'day',
+      aggregationThreshold: 10,
+      accessPublic: true,
+      withQuartiles: true,
+      maxDaysToUpdateQuartile: 30,
     },
     { name: 'alpha-app', accessApp: true },
     { name: 'hidden', description: 'not for readers', accessApp: false, accessPublic: false },
     {
-      name: 'private-app', accessApp: true, thresholdOn: 'contributors', hideExtremes: true, fixedPublication: true,
+      name: 'private-app',
+      accessApp: true,
+      thresholdOn: 'contributors',
+      hideExtremes: true,
+      fixedPublication: true,
       noise: { epsilon: 0.5, valueMin: 0, valueMax: 1000 },
     },
   )
@@ -46,17 +62,31 @@ test('readable definitions only, by name, public fields (privacy options include
       { name: 'alpha-app', aggregationThreshold: 5, withQuartiles: false },
       // The privacy options, which say how to read its answers.
       {
-        name: 'private-app', aggregationThreshold: 5, withQuartiles: false, thresholdOn: 'contributors', hideExtremes: true,
-        noise: { epsilon: 0.5, valueMin: 0, valueMax: 1000 }, fixedPublication: true,
+        name: 'private-app',
+        aggregationThreshold: 5,
+        withQuartiles: false,
+        thresholdOn: 'contributors',
+        hideExtremes: true,
+        noise: { epsilon: 0.5, valueMin: 0, valueMax: 1000 },
+        fixedPublication: true,
       },
       {
-        name: 'zeta-public', description: 'Connections by device', group1Key: 'device', group2Key: 'os', group3Key: 'browser',
-        aggregationPeriod: 'day', aggregationThreshold: 10, withQuartiles: true,
+        name: 'zeta-public',
+        description: 'Connections by device',
+        group1Key: 'device',
+        group2Key: 'os',
+        group3Key: 'browser',
+        aggregationPeriod: 'day',
+        aggregationThreshold: 10,
+        withQuartiles: true,
       },
     ],
   })
   server.define({ name: 'alpha-app', accessApp: false }, { name: 'hidden', accessApp: true })
-  assert.equal(((await list(server, token)).body as { name: string }[]).map((definition) => definition.name), ['hidden', 'private-app', 'zeta-public'])
+  assert.equal(
+    ((await list(server, token)).body as { name: string }[]).map((definition) => definition.name),
+    ['hidden', 'private-app', 'zeta-public'],
+  )
 })
 
 test.run()

@@ -41,7 +41,8 @@ function seed(): Record<string, unknown>[] {
       tablet: [30],
     }
     for (const [device, list] of Object.entries(values)) {
-      for (const value of list) measures.push({ measureName: MEASURE, value, startDate: day(n), createdBy: 'ecolyo', group1: { device } })
+      for (const value of list)
+        measures.push({ measureName: MEASURE, value, startDate: day(n), createdBy: 'ecolyo', group1: { device } })
     }
   }
   return measures
@@ -52,7 +53,14 @@ test.before(async (context) => {
   context.server = await startTestServer()
   context.token = await context.server.token(['aggregate:read']) // what the page is given: a read token
   context.server.define(
-    { name: MEASURE, description: 'Daily connections, by device', group1Key: 'device', aggregationPeriod: 'day', aggregationThreshold: 2, accessApp: true },
+    {
+      name: MEASURE,
+      description: 'Daily connections, by device',
+      group1Key: 'device',
+      aggregationPeriod: 'day',
+      aggregationThreshold: 2,
+      accessApp: true,
+    },
     { name: 'explorer-public', accessPublic: true, withQuartiles: true },
     { name: 'explorer-private', accessApp: false, accessPublic: false },
   )
@@ -69,15 +77,22 @@ async function answer({ server, token }: Context, query: string): Promise<Row[]>
 }
 
 // These callbacks run in the page (the project's types have no DOM: they stay untyped there).
-const tableOf = (page: Page) => page.$$eval('#rows tr', (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)))
+const tableOf = (page: Page) =>
+  page.$$eval('#rows tr', (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)))
 const pointsOf = (page: Page) =>
   page.$$eval('#chart circle', (circles) =>
-    circles.map((circle) => [circle.parentElement!.getAttribute('data-series'), circle.getAttribute('data-date'), circle.getAttribute('data-value')]),
+    circles.map((circle) => [
+      circle.parentElement!.getAttribute('data-series'),
+      circle.getAttribute('data-date'),
+      circle.getAttribute('data-value'),
+    ]),
   )
 const STATISTICS = ['avg', 'sum', 'count', 'countNotZero', 'min', 'max', 'std']
 
 if (skip) {
-  console.log(`NOTE: ${CHROMIUM} is absent, so the explorer's browser test is skipped (apt-get install -y chromium runs it; with CI=true it fails instead).`)
+  console.log(
+    `NOTE: ${CHROMIUM} is absent, so the explorer's browser test is skipped (apt-get install -y chromium runs it; with CI=true it fails instead).`,
+  )
   test.skip('loads the page, enters a token, picks a measure, and shows the rows in a chart and a table')
 } else {
   test('loads the page, enters a token, picks a measure, and shows the rows in a chart and a table', async (context) => {
@@ -104,7 +119,10 @@ if (skip) {
       assert.equal(options, [MEASURE, 'explorer-public'], 'readable measures only')
 
       await page.selectOption('#measure', MEASURE)
-      assert.match((await page.textContent('#about'))!, /^Daily connections, by device · groups: group1: device · sent per day · threshold: 2 contributions$/)
+      assert.match(
+        (await page.textContent('#about'))!,
+        /^Daily connections, by device · groups: group1: device · sent per day · threshold: 2 contributions$/,
+      )
       await page.fill('#start', '2022-01-01')
       await page.fill('#end', '2022-01-15')
       await page.click('#show')
@@ -114,12 +132,24 @@ if (skip) {
       const rows = await answer(context, query)
       const mobileDays = rows.filter((row) => row.group1.device === 'mobile').map((row) => row.startDate.slice(0, 10))
       assert.is(rows.length, 26)
-      assert.equal(mobileDays, [1, 2, 3, 4, 6, 7, 8, 10, 11, 12, 13, 14].map(day), 'mobile is hidden on the 5th and the 9th')
-      assert.not.ok(rows.some((row) => row.group1.device === 'tablet'), 'tablet is always under the threshold')
+      assert.equal(
+        mobileDays,
+        [1, 2, 3, 4, 6, 7, 8, 10, 11, 12, 13, 14].map(day),
+        'mobile is hidden on the 5th and the 9th',
+      )
+      assert.not.ok(
+        rows.some((row) => row.group1.device === 'tablet'),
+        'tablet is always under the threshold',
+      )
 
       assert.equal(await tableOf(page), [
         ['startDate', 'createdBy', 'device', ...STATISTICS],
-        ...rows.map((row) => [row.startDate, 'ecolyo', row.group1.device, ...STATISTICS.map((name) => String(row[name]))]),
+        ...rows.map((row) => [
+          row.startDate,
+          'ecolyo',
+          row.group1.device,
+          ...STATISTICS.map((name) => String(row[name])),
+        ]),
       ])
       const series = (row: Row) => `ecolyo · device: ${row.group1.device}`
       const points = (statistic: string) => rows.map((row) => [series(row), row.startDate, String(row[statistic])])
@@ -128,9 +158,18 @@ if (skip) {
       // A line breaks where a bucket is hidden: the mobile line is drawn in three pieces.
       const mobilePath = await page.getAttribute('#chart g[data-series="ecolyo · device: mobile"] path', 'd')
       assert.is(mobilePath!.match(/M/g)!.length, 3)
-      assert.equal(await page.$$eval('#legend li', (items) => items.map((item) => item.textContent)), ['ecolyo · device: desktop', 'ecolyo · device: mobile'])
-      assert.match((await page.textContent('#threshold'))!, /fewer than 2 contributions are never returned.*simply absent/)
-      assert.is(await page.textContent('#curl'), `curl -H "Authorization: Bearer $TOKEN" '${server.url}/aggregate?${query}'`)
+      assert.equal(await page.$$eval('#legend li', (items) => items.map((item) => item.textContent)), [
+        'ecolyo · device: desktop',
+        'ecolyo · device: mobile',
+      ])
+      assert.match(
+        (await page.textContent('#threshold'))!,
+        /fewer than 2 contributions are never returned.*simply absent/,
+      )
+      assert.is(
+        await page.textContent('#curl'),
+        `curl -H "Authorization: Bearer $TOKEN" '${server.url}/aggregate?${query}'`,
+      )
 
       const screenshot = path.join(dir, 'explorer.png')
       await page.screenshot({ path: screenshot })
@@ -147,7 +186,10 @@ if (skip) {
       assert.is(rolledUp.filter((row) => row.group1.device === '*').length, 14)
       assert.is(rolledUp.filter((row) => row.group1.device === 'mobile').length, 0)
       assert.is((await tableOf(page)).length, rolledUp.length + 1)
-      assert.equal(await page.$$eval('#legend li', (items) => items.map((item) => item.textContent)), ['ecolyo · device: desktop', 'ecolyo · device: *'])
+      assert.equal(await page.$$eval('#legend li', (items) => items.map((item) => item.textContent)), [
+        'ecolyo · device: desktop',
+        'ecolyo · device: *',
+      ])
       assert.match((await page.textContent('#threshold'))!, /With "\*" rows, a few more are left out/)
       assert.match((await page.textContent('#curl'))!, /&wildcard=group1'$/)
 

@@ -24,7 +24,13 @@ test('GET / is the explorer page, without a token, under a strict CSP', async ({
   assert.is(response.headers.get('x-content-type-options'), 'nosniff')
   assert.is(response.headers.get('referrer-policy'), 'no-referrer')
   assert.is(await response.text(), read('index.html'))
-  for (const directive of ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"]) {
+  for (const directive of [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "connect-src 'self'",
+    "frame-ancestors 'none'",
+  ]) {
     assert.ok(CONTENT_SECURITY_POLICY.includes(directive), directive)
   }
   assert.not.match(CONTENT_SECURITY_POLICY, /unsafe-inline|unsafe-eval|\*/)
@@ -40,7 +46,11 @@ test('each file is served with its content type; HEAD works too', async ({ serve
   }
   for (const [name, type] of Object.entries(types)) {
     const response = await fetch(`${server.url}/explorer/${name}`)
-    assert.equal([response.status, response.headers.get('content-type'), await response.text()], [200, type, read(name)], name)
+    assert.equal(
+      [response.status, response.headers.get('content-type'), await response.text()],
+      [200, type, read(name)],
+      name,
+    )
     assert.is(response.headers.get('content-security-policy'), CONTENT_SECURITY_POLICY)
   }
   const head = await fetch(`${server.url}/explorer/explorer.js`, { method: 'HEAD' })

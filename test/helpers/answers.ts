@@ -34,7 +34,9 @@ export async function insertRaw(client: ClickHouseClient, measures: Measure[], r
 }
 
 /** A measure with the given fields, the others empty. */
-export const measureOf = (fields: Partial<Measure> & Pick<Measure, 'measureName' | 'startDate' | 'value'>): Measure => ({
+export const measureOf = (
+  fields: Partial<Measure> & Pick<Measure, 'measureName' | 'startDate' | 'value'>,
+): Measure => ({
   createdBy: '',
   group1: '',
   group2: '',
@@ -50,7 +52,14 @@ export const measureOf = (fields: Partial<Measure> & Pick<Measure, 'measureName'
  */
 export async function insertReceived(server: TestServer, name: string, count: number, daysAgo: number): Promise<void> {
   const measures = Array.from({ length: count }, (_, i) =>
-    measureOf({ measureName: name, startDate: `2022-01-${String(1 + (i % 20)).padStart(2, '0')} 00:00:00`, createdBy: 'app', group1: `device${i % 2}`, value: (i * 7) % 23, withQuartiles: true }),
+    measureOf({
+      measureName: name,
+      startDate: `2022-01-${String(1 + (i % 20)).padStart(2, '0')} 00:00:00`,
+      createdBy: 'app',
+      group1: `device${i % 2}`,
+      value: (i * 7) % 23,
+      withQuartiles: true,
+    }),
   )
   await insertRaw(server.deps.clickhouse.client, measures, new Date(Date.now() - daysAgo * DAY_MS))
 }
@@ -61,7 +70,11 @@ export async function aggregateAnswers(server: TestServer, name: string): Promis
   const answers: string[] = []
   for (const period of [undefined, 'day', 'week', 'month', 'year']) {
     for (const wildcard of [undefined, 'group1']) {
-      const response = await server.post('/aggregate', { measureName: name, startDate: '2022-01-01', endDate: '2023-01-01', period, wildcard }, token)
+      const response = await server.post(
+        '/aggregate',
+        { measureName: name, startDate: '2022-01-01', endDate: '2023-01-01', period, wildcard },
+        token,
+      )
       answers.push(`${response.status} ${await response.text()}`)
     }
   }

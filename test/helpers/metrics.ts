@@ -25,7 +25,10 @@ export async function scrape(url: string): Promise<Scrape> {
   }
   const value = (name: string, labels: Record<string, string> = {}) =>
     samples
-      .filter((sample) => sample.name === name && Object.entries(labels).every(([key, wanted]) => sample.labels[key] === wanted))
+      .filter(
+        (sample) =>
+          sample.name === name && Object.entries(labels).every(([key, wanted]) => sample.labels[key] === wanted),
+      )
       .reduce((total, sample) => total + sample.value, 0)
   return { text, samples, value }
 }

@@ -27,14 +27,28 @@ export async function startPostgres(bin: string): Promise<Postgres> {
   const dir = tempDir('dacc-pg-')
   const asRoot = process.getuid?.() === 0
   const run = (command: string, args: string[]) =>
-    execFileSync(asRoot ? 'runuser' : path.join(bin, command), asRoot ? ['-u', 'postgres', '--', path.join(bin, command), ...args] : args, { stdio: 'pipe', cwd: dir })
+    execFileSync(
+      asRoot ? 'runuser' : path.join(bin, command),
+      asRoot ? ['-u', 'postgres', '--', path.join(bin, command), ...args] : args,
+      { stdio: 'pipe', cwd: dir },
+    )
   const password = 'original-secret'
   fs.writeFileSync(path.join(dir, 'password'), password)
   if (asRoot) {
     const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim())
     for (const file of [dir, path.join(dir, 'password')]) fs.chownSync(file, id('-u'), id('-g'))
   }
-  run('initdb', ['-D', path.join(dir, 'data'), '-U', 'dacc', '--auth=scram-sha-256', `--pwfile=${path.join(dir, 'password')}`, '-E', 'UTF8', '--no-sync'])
+  run('initdb', [
+    '-D',
+    path.join(dir, 'data'),
+    '-U',
+    'dacc',
+    '--auth=scram-sha-256',
+    `--pwfile=${path.join(dir, 'password')}`,
+    '-E',
+    'UTF8',
+    '--no-sync',
+  ])
   const port = await freePort()
   const settings = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`
   run('pg_ctl', ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-o', settings, '-w', 'start'])

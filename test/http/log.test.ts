@@ -20,7 +20,9 @@ test.after(async ({ server }) => {
 
 /** GETs `path` with the given X-Request-Id (none when undefined): the id answered, and the request's log line. */
 async function requestWith({ server, lines }: Context, path: string, requestId?: string) {
-  const response = await fetch(server.url + path, { headers: requestId === undefined ? {} : { 'X-Request-Id': requestId } })
+  const response = await fetch(server.url + path, {
+    headers: requestId === undefined ? {} : { 'X-Request-Id': requestId },
+  })
   await response.arrayBuffer()
   const id = response.headers.get('x-request-id')
   const line = lines.find((entry) => entry.msg === 'request' && entry.requestId === id)
@@ -32,11 +34,23 @@ test('an id is generated when none comes, echoed in the header and carried by th
   const second = await requestWith(context, '/status')
   assert.match(first.id!, UUID)
   assert.is.not(first.id, second.id)
-  assert.equal(first.line, { level: 30, msg: 'request', requestId: first.id, method: 'GET', path: '/status', status: 200, ms: first.line!.ms })
+  assert.equal(first.line, {
+    level: 30,
+    msg: 'request',
+    requestId: first.id,
+    method: 'GET',
+    path: '/status',
+    status: 200,
+    ms: first.line!.ms,
+  })
 })
 
 test('a sane incoming X-Request-Id is kept, on errors too', async (context) => {
-  for (const [path, status] of [['/status', 200], ['/nowhere', 404], ['/definitions', 401]] as const) {
+  for (const [path, status] of [
+    ['/status', 200],
+    ['/nowhere', 404],
+    ['/definitions', 401],
+  ] as const) {
     const sent = `trace-${status}.1:ab/CD+e=f@g_h`
     const answer = await requestWith(context, path, sent)
     assert.is(answer.status, status)

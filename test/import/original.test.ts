@@ -48,7 +48,11 @@ const DEFINITIONS = `
          ('never-aggregated', 'cozy', NULL, NULL, NULL, NULL, NULL, 'day', 'day', 2, true, NULL, NULL),
          ('unpublished', 'cozy', NULL, NULL, NULL, NULL, 'No threshold set', 'day', 'day', NULL, true, false, false)`
 
-const TOKENS = ['3f2b8c1e-6a47-4d8e-9b1c-2e5f7a9d0c11', '9a1d3e5f-7b2c-4e6a-8d0f-1c3b5a7e9d22', 'c4e6a8b0-d2f4-4a6c-8e0b-2d4f6a8c0e33']
+const TOKENS = [
+  '3f2b8c1e-6a47-4d8e-9b1c-2e5f7a9d0c11',
+  '9a1d3e5f-7b2c-4e6a-8d0f-1c3b5a7e9d22',
+  'c4e6a8b0-d2f4-4a6c-8e0b-2d4f6a8c0e33',
+]
 const THROUGH = '2022-04-01 00:00:00' // the original's last aggregation run, for every measure but never-aggregated
 
 /** The original's aggregation cron, in SQL as it ran: one row per key, NUMERIC(12,2) rounding, the known defect on one key. */
@@ -67,7 +71,15 @@ const aggregateWhere = (where: string) => `
     CASE WHEN r.created_by IS NULL AND r.start_date = '2022-01-10' THEN r.id / 2 % 2 ELSE 0 END`
 
 /** Raw measures of `measure`: `count` of them over `days` days from `from`, received `received`. */
-const rawMeasures = (measure: string, count: number, from: string, days: number, received: string, groups: string, createdBy = "CASE WHEN i % 7 = 0 THEN NULL ELSE 'ecolyo' END") => `
+const rawMeasures = (
+  measure: string,
+  count: number,
+  from: string,
+  days: number,
+  received: string,
+  groups: string,
+  createdBy = "CASE WHEN i % 7 = 0 THEN NULL ELSE 'ecolyo' END",
+) => `
   INSERT INTO raw_measure (measure_name, value, start_date, last_updated, created_by, group1, group2, group3)
   SELECT '${measure}', ((i * 7919) % 4000) / 100.0, timestamp '${from}' + (i % ${days}) * interval '1 day', ${received}, ${createdBy}, ${groups}
   FROM generate_series(1, ${count}) AS i`
@@ -81,7 +93,9 @@ const DAY_AFTER = `timestamp '2022-01-01' + (i % 75) * interval '1 day' + interv
 async function fillHistory(db: pg.Client): Promise<void> {
   await db.query(SCHEMA)
   await db.query(DEFINITIONS)
-  await db.query(`INSERT INTO auth (org, token) VALUES ('acme', '${TOKENS[0]}'), ('acme', '${TOKENS[1]}'), ('other', '${TOKENS[2]}')`)
+  await db.query(
+    `INSERT INTO auth (org, token) VALUES ('acme', '${TOKENS[0]}'), ('acme', '${TOKENS[1]}'), ('other', '${TOKENS[2]}')`,
+  )
   // Received and aggregated before THROUGH.
   await db.query(rawMeasures('konnector-event-daily', 12000, '2022-01-01', 75, DAY_AFTER, KONNECTOR))
   await db.query(rawMeasures('connection-count-daily', 3000, '2022-01-01', 75, DAY_AFTER, DEVICE))
@@ -117,7 +131,8 @@ async function fillHistory(db: pg.Client): Promise<void> {
 type Expected = Record<string, unknown> & { computed: boolean; count: number }
 
 const GROUP_VALUES = `coalesce(x.group1 ->> d.group1_key, '') AS group1, coalesce(x.group2 ->> d.group2_key, '') AS group2, coalesce(x.group3 ->> d.group3_key, '') AS group3`
-const key = (row: Record<string, unknown>) => [row.measure_name, row.start_date, row.created_by, row.group1, row.group2, row.group3].join('\0')
+const key = (row: Record<string, unknown>) =>
+  [row.measure_name, row.start_date, row.created_by, row.group1, row.group2, row.group3].join('\0')
 const round2 = (value: number) => (Math.sign(value) * Math.round(Math.abs(value) * 100)) / 100
 
 async function expectedRows(db: pg.Client): Promise<{ rows: Expected[]; wildcard: Record<string, unknown>[] }> {
@@ -165,7 +180,10 @@ async function expectedRows(db: pg.Client): Promise<{ rows: Expected[]; wildcard
     const [a, b] = [first as Record<string, number>, row as Record<string, number>]
     const n = a.count + b.count
     const delta = b.sum / b.count - a.sum / a.count
-    const m2 = (a.count > 1 ? a.std * a.std * (a.count - 1) : 0) + b.variance * (b.count - 1) + (delta * delta * a.count * b.count) / n
+    const m2 =
+      (a.count > 1 ? a.std * a.std * (a.count - 1) : 0) +
+      b.variance * (b.count - 1) +
+      (delta * delta * a.count * b.count) / n
     rows.set(`${key(row)}\0${0}`, {
       ...first,
       count: n,
@@ -197,11 +215,19 @@ async function expectedRows(db: pg.Client): Promise<{ rows: Expected[]; wildcard
       std: round2(row.std as number),
       sum: round2(row.sum as number),
     }
-    for (const [n, name] of [[1, 'group1'], [2, 'group2'], [3, 'group3']] as const) {
+    for (const [n, name] of [
+      [1, 'group1'],
+      [2, 'group2'],
+      [3, 'group3'],
+    ] as const) {
       if (definition[`group${n}_key`]) fields[name] = { [definition[`group${n}_key`]]: row[name] }
     }
     if (definition.with_quartiles && row.median !== null) {
-      Object.assign(fields, { firstQuartile: round2(row.first_quartile as number), median: round2(row.median as number), thirdQuartile: round2(row.third_quartile as number) })
+      Object.assign(fields, {
+        firstQuartile: round2(row.first_quartile as number),
+        median: round2(row.median as number),
+        thirdQuartile: round2(row.third_quartile as number),
+      })
     }
     const present = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined))
     expected.push({ ...present, computed: row.computed as boolean, count: row.count as number })
@@ -209,13 +235,32 @@ async function expectedRows(db: pg.Client): Promise<{ rows: Expected[]; wildcard
   return { rows: expected, wildcard: stored.filter(isWildcard) }
 }
 
-const MEASURES = ['konnector-event-daily', 'connection-count-daily', 'energy-consumption-monthly', 'never-aggregated', 'unpublished']
+const MEASURES = [
+  'konnector-event-daily',
+  'connection-count-daily',
+  'energy-consumption-monthly',
+  'never-aggregated',
+  'unpublished',
+]
 const MONTHS = ['2022-01', '2022-02', '2022-03', '2022-04', '2022-05']
-const nextMonth = (month: string) => (month.endsWith('12') ? `${Number(month.slice(0, 4)) + 1}-01` : `${month.slice(0, 5)}${String(Number(month.slice(5)) + 1).padStart(2, '0')}`)
-const sortKey = (row: Record<string, unknown>) => JSON.stringify([row.startDate, row.createdBy ?? '', row.group1, row.group2, row.group3, row.count, row.sum])
+const nextMonth = (month: string) =>
+  month.endsWith('12')
+    ? `${Number(month.slice(0, 4)) + 1}-01`
+    : `${month.slice(0, 5)}${String(Number(month.slice(5)) + 1).padStart(2, '0')}`
+const sortKey = (row: Record<string, unknown>) =>
+  JSON.stringify([row.startDate, row.createdBy ?? '', row.group1, row.group2, row.group3, row.count, row.sum])
 
-async function answer(server: TestServer, token: string, measureName: string, month: string): Promise<Record<string, unknown>[]> {
-  const response = await server.post('/aggregate', { measureName, startDate: `${month}-01`, endDate: `${nextMonth(month)}-01` }, token)
+async function answer(
+  server: TestServer,
+  token: string,
+  measureName: string,
+  month: string,
+): Promise<Record<string, unknown>[]> {
+  const response = await server.post(
+    '/aggregate',
+    { measureName, startDate: `${month}-01`, endDate: `${nextMonth(month)}-01` },
+    token,
+  )
   assert.is(response.status, 200, `${measureName} ${month}`)
   return (await response.json()) as Record<string, unknown>[]
 }
@@ -223,11 +268,13 @@ async function answer(server: TestServer, token: string, measureName: string, mo
 /** Every answer for every measure and month, as sent. */
 async function allAnswers(server: TestServer, token: string): Promise<string[]> {
   const answers: string[] = []
-  for (const measure of MEASURES) for (const month of MONTHS) answers.push(JSON.stringify(await answer(server, token, measure, month)))
+  for (const measure of MEASURES)
+    for (const month of MONTHS) answers.push(JSON.stringify(await answer(server, token, measure, month)))
   return answers
 }
 
-const isStar = (row: Record<string, unknown>) => [row.group1, row.group2, row.group3].some((group) => group && Object.values(group).includes('*'))
+const isStar = (row: Record<string, unknown>) =>
+  [row.group1, row.group2, row.group3].some((group) => group && Object.values(group).includes('*'))
 const oneLine = (text: string) => text.trim().split('\n').length === 1
 
 test.before(async (context) => {
@@ -246,11 +293,18 @@ test.after(async (context) => {
 })
 
 if (skip) {
-  console.log('NOTE: PostgreSQL is absent (/usr/lib/postgresql/*/bin), so the import test is skipped (apt-get install -y postgresql runs it; with CI=true it fails instead).')
+  console.log(
+    'NOTE: PostgreSQL is absent (/usr/lib/postgresql/*/bin), so the import test is skipped (apt-get install -y postgresql runs it; with CI=true it fails instead).',
+  )
   test.skip('imports the original database')
 } else {
   test('the original cron commands have nothing to do: one line each, exit 0', async ({ env }) => {
-    for (const args of [['compute-aggregation', 'konnector-event-daily', '-f'], ['compute-all-aggregations'], ['create-filtered-aggregation-view'], ['update-filtered-aggregation-view']]) {
+    for (const args of [
+      ['compute-aggregation', 'konnector-event-daily', '-f'],
+      ['compute-all-aggregations'],
+      ['create-filtered-aggregation-view'],
+      ['update-filtered-aggregation-view'],
+    ]) {
       const { code, stdout, stderr } = await runCli(args, env)
       assert.is(code, 0, args.join(' '))
       assert.ok(oneLine(stdout) && /^Nothing to /.test(stdout), stdout)
@@ -263,7 +317,10 @@ if (skip) {
     for (const [args, message] of [
       [['import-original'], /^Error: --postgres <url> is required/],
       [['import-original', '--postgres', 'mysql://x@y/z'], /^Error: --postgres must be a URL such as postgresql:/],
-      [['import-original', '--postgres', wrong], /^Error: cannot read the original's database at postgresql:\/\/dacc@127\.0\.0\.1:\d+\/postgres: password authentication failed/],
+      [
+        ['import-original', '--postgres', wrong],
+        /^Error: cannot read the original's database at postgresql:\/\/dacc@127\.0\.0\.1:\d+\/postgres: password authentication failed/,
+      ],
     ] as const) {
       const { code, stdout, stderr } = await runCli([...args], env)
       assert.is(code, 1, args.join(' '))
@@ -277,19 +334,34 @@ if (skip) {
     const { server, env } = context
     // This store already has a measure of its own for one of the original's measures (far from its dates).
     server.define({ name: 'never-aggregated', aggregationThreshold: 1, accessApp: true })
-    assert.is((await server.post('/measure', { measureName: 'never-aggregated', value: 7, startDate: '2030-01-01' }, await server.token())).status, 201)
+    assert.is(
+      (
+        await server.post(
+          '/measure',
+          { measureName: 'never-aggregated', value: 7, startDate: '2030-01-01' },
+          await server.token(),
+        )
+      ).status,
+      201,
+    )
     await server.settled()
     const refused = await runCli(['import-original', '--postgres', context.postgres.url], env)
     assert.is(refused.code, 1)
     assert.ok(oneLine(refused.stderr), refused.stderr)
-    assert.match(refused.stderr, /^Error: this store already holds measures of never-aggregated, not brought by an earlier import-original/)
+    assert.match(
+      refused.stderr,
+      /^Error: this store already holds measures of never-aggregated, not brought by an earlier import-original/,
+    )
     assert.not.ok(refused.stdout.includes('original-secret'), 'the password is never printed')
     const dry = await runCli(['import-original', '--postgres', context.postgres.url, '--dry-run', '--force'], env)
     assert.is(dry.code, 0, dry.stderr)
     assert.match(dry.stdout, /Dry run, nothing changed/)
     assert.match(dry.stdout, /\d+ bucket keys? with several rows in aggregation, each answered as a row of its own/)
     for (const result of [refused, dry]) {
-      assert.equal(server.deps.definitions.list().map((record) => record.definition.name), ['never-aggregated'])
+      assert.equal(
+        server.deps.definitions.list().map((record) => record.definition.name),
+        ['never-aggregated'],
+      )
       assert.is((await server.query('SELECT count() AS n FROM imported_aggregates'))[0].n, 0, result.stdout)
     }
   })
@@ -297,7 +369,10 @@ if (skip) {
   test('imports with --force: every answer for every measure and month is the one computed from PostgreSQL', async (context) => {
     const { server, env, db } = context
     const started = performance.now()
-    const { code, stdout, stderr } = await runCli(['import-original', '--postgres', context.postgres.url, '--force'], env)
+    const { code, stdout, stderr } = await runCli(
+      ['import-original', '--postgres', context.postgres.url, '--force'],
+      env,
+    )
     assert.is(code, 0, stderr)
     console.log(`import: ${Math.round(performance.now() - started)} ms\n${stdout}`)
     assert.match(stdout, /Imported:/)
@@ -307,15 +382,24 @@ if (skip) {
     let compared = 0
     for (const measure of MEASURES) {
       for (const month of MONTHS) {
-        const actual = (await answer(server, token, measure, month)).filter((row) => !isStar(row)).sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1))
-        const wanted = expected.filter((row) => row.measureName === measure && String(row.startDate).startsWith(month)).sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1))
+        const actual = (await answer(server, token, measure, month))
+          .filter((row) => !isStar(row))
+          .sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1))
+        const wanted = expected
+          .filter((row) => row.measureName === measure && String(row.startDate).startsWith(month))
+          .sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1))
         assert.is(actual.length, wanted.length, `${measure} ${month}: rows`)
         actual.forEach((row, index) => {
           const { computed, ...fields } = wanted[index]
           if (computed) {
             // Computed here from float sums and variances: the original's rounding, within a cent.
-            for (const stat of ['avg', 'std', 'firstQuartile', 'median', 'thirdQuartile'].filter((stat) => fields[stat] !== undefined)) {
-              assert.ok(Math.abs((row[stat] as number) - (fields[stat] as number)) <= 0.011, `${measure} ${month} ${stat}: ${row[stat]} vs ${fields[stat]}`)
+            for (const stat of ['avg', 'std', 'firstQuartile', 'median', 'thirdQuartile'].filter(
+              (stat) => fields[stat] !== undefined,
+            )) {
+              assert.ok(
+                Math.abs((row[stat] as number) - (fields[stat] as number)) <= 0.011,
+                `${measure} ${month} ${stat}: ${row[stat]} vs ${fields[stat]}`,
+              )
               row[stat] = fields[stat]
             }
           }
@@ -331,14 +415,25 @@ if (skip) {
     const snapshots = wildcard.filter((row) => String(row.start_date).startsWith('2022-03'))
     assert.is(stars.length, snapshots.length)
     for (const snapshot of snapshots) {
-      const star = stars.find((row) => row.startDate === snapshot.start_date && (row.createdBy ?? '') === snapshot.created_by)!
-      assert.equal([star.count, star.sum, star.min, star.max], [snapshot.count, snapshot.sum, snapshot.min, snapshot.max])
+      const star = stars.find(
+        (row) => row.startDate === snapshot.start_date && (row.createdBy ?? '') === snapshot.created_by,
+      )!
+      assert.equal(
+        [star.count, star.sum, star.min, star.max],
+        [snapshot.count, snapshot.sum, snapshot.min, snapshot.max],
+      )
     }
     assert.is((await answer(server, token, 'connection-count-daily', '2022-01')).filter(isStar).length, 0)
     assert.ok((await answer(server, token, 'connection-count-daily', '2022-04')).filter(isStar).length > 0)
     // Raw measures: all kept, those already aggregated kept out of the aggregates.
-    const [raw] = await server.query<{ n: number; uncounted: number }>('SELECT count() AS n, countIf(in_imported_aggregates) AS uncounted FROM raw_measures WHERE original_id > 0')
-    const [{ n, aggregated }] = (await db.query(`SELECT count(*)::int AS n, (count(*) FILTER (WHERE last_updated <= '${THROUGH}' AND measure_name <> 'never-aggregated'))::int AS aggregated FROM raw_measure`)).rows
+    const [raw] = await server.query<{ n: number; uncounted: number }>(
+      'SELECT count() AS n, countIf(in_imported_aggregates) AS uncounted FROM raw_measures WHERE original_id > 0',
+    )
+    const [{ n, aggregated }] = (
+      await db.query(
+        `SELECT count(*)::int AS n, (count(*) FILTER (WHERE last_updated <= '${THROUGH}' AND measure_name <> 'never-aggregated'))::int AS aggregated FROM raw_measure`,
+      )
+    ).rows
     assert.equal([raw.n, raw.uncounted], [n, aggregated])
     context.answers = await allAnswers(server, token)
   })
@@ -352,44 +447,114 @@ if (skip) {
     assert.equal(await allAnswers(server, await server.token(['aggregate:read'])), context.answers)
   })
 
-  test("the original's tokens post and read, are listed, and are revoked by token update", async ({ server, env, postgres }) => {
+  test("the original's tokens post and read, are listed, and are revoked by token update", async ({
+    server,
+    env,
+    postgres,
+  }) => {
     for (const token of TOKENS.slice(0, 2)) {
-      assert.is((await server.post('/measure', { measureName: 'never-aggregated', value: 1, startDate: '2031-01-01' }, token)).status, 201)
-      assert.is((await server.post('/aggregate', { measureName: 'never-aggregated', startDate: '2022-01-01', endDate: '2022-02-01' }, token)).status, 200)
+      assert.is(
+        (await server.post('/measure', { measureName: 'never-aggregated', value: 1, startDate: '2031-01-01' }, token))
+          .status,
+        201,
+      )
+      assert.is(
+        (
+          await server.post(
+            '/aggregate',
+            { measureName: 'never-aggregated', startDate: '2022-01-01', endDate: '2022-02-01' },
+            token,
+          )
+        ).status,
+        200,
+      )
     }
     const listed = await runCli(['token', 'get', 'acme'], env)
-    assert.is(listed.stdout.trim().split('\n').filter((line) => /^original-\w+ .* scopes measure:write,aggregate:read .* active$/.test(line)).length, 2, listed.stdout)
+    assert.is(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .filter((line) => /^original-\w+ .* scopes measure:write,aggregate:read .* active$/.test(line)).length,
+      2,
+      listed.stdout,
+    )
     assert.not.ok(listed.stdout.includes(TOKENS[0]))
     const rotated = await runCli(['token', 'update', 'other'], env)
     assert.is(rotated.code, 0)
-    assert.is((await server.post('/measure', { measureName: 'never-aggregated', value: 1, startDate: '2031-01-01' }, TOKENS[2])).status, 401)
+    assert.is(
+      (await server.post('/measure', { measureName: 'never-aggregated', value: 1, startDate: '2031-01-01' }, TOKENS[2]))
+        .status,
+      401,
+    )
     // An import run again does not bring a revoked token back.
     assert.is((await runCli(['import-original', '--postgres', postgres.url], env)).code, 0)
-    assert.is((await server.post('/measure', { measureName: 'never-aggregated', value: 1, startDate: '2031-01-01' }, TOKENS[2])).status, 401)
+    assert.is(
+      (await server.post('/measure', { measureName: 'never-aggregated', value: 1, startDate: '2031-01-01' }, TOKENS[2]))
+        .status,
+      401,
+    )
   })
 
   test('new measures into an imported bucket add up exactly', async ({ server, db }) => {
     const token = await server.token()
-    const bucket = { measureName: 'konnector-event-daily', startDate: '2022-01-03', createdBy: 'ecolyo', group1: { slug: 'egl' }, group2: { event_type: 'connection' }, group3: { status: 'success' } }
-    const [before] = (await answer(server, token, bucket.measureName, '2022-01')).filter((row) => row.startDate === '2022-01-03T00:00:00' && row.createdBy === 'ecolyo' && JSON.stringify([row.group1, row.group2, row.group3]) === JSON.stringify([bucket.group1, bucket.group2, bucket.group3]))
-    const [stored] = (await db.query(`SELECT count, sum::float8, min::float8, max::float8 FROM aggregation WHERE measure_name = $1 AND start_date = '2022-01-03' AND created_by = 'ecolyo' AND group1 = '{"slug": "egl"}' AND group2 = '{"event_type": "connection"}' AND group3 = '{"status": "success"}'`, [bucket.measureName])).rows
+    const bucket = {
+      measureName: 'konnector-event-daily',
+      startDate: '2022-01-03',
+      createdBy: 'ecolyo',
+      group1: { slug: 'egl' },
+      group2: { event_type: 'connection' },
+      group3: { status: 'success' },
+    }
+    const [before] = (await answer(server, token, bucket.measureName, '2022-01')).filter(
+      (row) =>
+        row.startDate === '2022-01-03T00:00:00' &&
+        row.createdBy === 'ecolyo' &&
+        JSON.stringify([row.group1, row.group2, row.group3]) ===
+          JSON.stringify([bucket.group1, bucket.group2, bucket.group3]),
+    )
+    const [stored] = (
+      await db.query(
+        `SELECT count, sum::float8, min::float8, max::float8 FROM aggregation WHERE measure_name = $1 AND start_date = '2022-01-03' AND created_by = 'ecolyo' AND group1 = '{"slug": "egl"}' AND group2 = '{"event_type": "connection"}' AND group3 = '{"status": "success"}'`,
+        [bucket.measureName],
+      )
+    ).rows
     assert.equal([before.count, before.sum, before.min, before.max], [stored.count, stored.sum, stored.min, stored.max])
     for (const value of [-5, 100.5]) assert.is((await server.post('/measure', { ...bucket, value }, token)).status, 201)
-    const [after] = (await answer(server, token, bucket.measureName, '2022-01')).filter((row) => row.startDate === '2022-01-03T00:00:00' && row.createdBy === 'ecolyo' && JSON.stringify([row.group1, row.group2, row.group3]) === JSON.stringify([bucket.group1, bucket.group2, bucket.group3]))
-    assert.equal([after.count, after.sum, after.min, after.max, after.avg], [stored.count + 2, round2(stored.sum + 95.5), -5, 100.5, round2((stored.sum + 95.5) / (stored.count + 2))])
+    const [after] = (await answer(server, token, bucket.measureName, '2022-01')).filter(
+      (row) =>
+        row.startDate === '2022-01-03T00:00:00' &&
+        row.createdBy === 'ecolyo' &&
+        JSON.stringify([row.group1, row.group2, row.group3]) ===
+          JSON.stringify([bucket.group1, bucket.group2, bucket.group3]),
+    )
+    assert.equal(
+      [after.count, after.sum, after.min, after.max, after.avg],
+      [stored.count + 2, round2(stored.sum + 95.5), -5, 100.5, round2((stored.sum + 95.5) / (stored.count + 2))],
+    )
   })
 
-  test('measures the original received after the import come with the next one, counted once, whatever its cron did since', async ({ server, env, db, postgres }) => {
+  test('measures the original received after the import come with the next one, counted once, whatever its cron did since', async ({
+    server,
+    env,
+    db,
+    postgres,
+  }) => {
     const token = await server.token(['aggregate:read'])
     const total = async () => {
-      const response = await server.post('/aggregate', { measureName: 'never-aggregated', startDate: '2022-01-01', endDate: '2023-01-01', period: 'year' }, token)
+      const response = await server.post(
+        '/aggregate',
+        { measureName: 'never-aggregated', startDate: '2022-01-01', endDate: '2023-01-01', period: 'year' },
+        token,
+      )
       return ((await response.json()) as { count: number }[]).reduce((sum, row) => sum + row.count, 0)
     }
     const before = await total()
     await db.query(rawMeasures('never-aggregated', 50, '2022-03-01', 45, `timestamp '2022-04-20'`, 'NULL, NULL, NULL'))
     // The original's cron ran again meanwhile: these are now in its aggregation rows too.
     await db.query(aggregateWhere(`r.measure_name = 'never-aggregated'`))
-    await db.query(`INSERT INTO aggregation_date (measure_definition_id, last_aggregated_measure_date) SELECT id, '2022-04-21' FROM measure_definition WHERE name = 'never-aggregated'`)
+    await db.query(
+      `INSERT INTO aggregation_date (measure_definition_id, last_aggregated_measure_date) SELECT id, '2022-04-21' FROM measure_definition WHERE name = 'never-aggregated'`,
+    )
     const { code, stdout, stderr } = await runCli(['import-original', '--postgres', postgres.url], env)
     assert.is(code, 0, stderr)
     assert.match(stdout, /50 raw measures: 0 already in aggregation \(kept, not counted\), 50 counted/)

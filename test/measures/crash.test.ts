@@ -13,15 +13,26 @@ const KEYED = 10_000
 const UNKEYED = 300
 
 const measures = (count: number, value: number) =>
-  Array.from({ length: count }, (_, i) => ({ measureName: NAME, value, startDate: `2022-01-0${1 + (i % 9)}`, group1: { device: `d${i % 7}` } }))
+  Array.from({ length: count }, (_, i) => ({
+    measureName: NAME,
+    value,
+    startDate: `2022-01-0${1 + (i % 9)}`,
+    group1: { device: `d${i % 7}` },
+  }))
 
 for (const point of CRASH_POINTS) {
   test(`killed ${point}: the keyed retry and the acknowledged measures count once`, async () => {
-    const { dataDir, token } = await preparedDataDir([{ name: NAME, group1Key: 'device', aggregationThreshold: 1, accessApp: true, withQuartiles: true }])
+    const { dataDir, token } = await preparedDataDir([
+      { name: NAME, group1Key: 'device', aggregationThreshold: 1, accessApp: true, withQuartiles: true },
+    ])
     const post = (url: string, body: unknown, key?: string) =>
       fetch(`${url}/measures`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, ...(key ? { 'Idempotency-Key': key } : {}) },
+        headers: {
+          'Content-Type': 'application/json',
+          Authorization: `Bearer ${token}`,
+          ...(key ? { 'Idempotency-Key': key } : {}),
+        },
         body: JSON.stringify(body),
       }).then(
         (response) => response.status,
@@ -44,12 +55,25 @@ for (const point of CRASH_POINTS) {
 
     const server = await startTestServer({ dataDir })
     try {
-      const expected = [{ value: 1, n: unkeyed === undefined ? 0 : UNKEYED }, { value: 2, n: KEYED }].filter((row) => row.n > 0)
-      assert.equal(await server.query(`SELECT value, count() AS n FROM raw_measures GROUP BY value ORDER BY value`), expected, 'raw_measures')
-      const [aggregated] = await server.query<{ n: number; s: number }>('SELECT sum(count) AS n, sum(sum) AS s FROM aggregates')
+      const expected = [
+        { value: 1, n: unkeyed === undefined ? 0 : UNKEYED },
+        { value: 2, n: KEYED },
+      ].filter((row) => row.n > 0)
+      assert.equal(
+        await server.query(`SELECT value, count() AS n FROM raw_measures GROUP BY value ORDER BY value`),
+        expected,
+        'raw_measures',
+      )
+      const [aggregated] = await server.query<{ n: number; s: number }>(
+        'SELECT sum(count) AS n, sum(sum) AS s FROM aggregates',
+      )
       const n = expected.reduce((total, row) => total + row.n, 0)
       assert.equal(aggregated, { n, s: expected.reduce((total, row) => total + row.value * row.n, 0) }, 'aggregates')
-      const answer = await server.post('/aggregate', { measureName: NAME, startDate: '2022-01-01', endDate: '2022-02-01', period: 'month', wildcard: 'group1' }, token)
+      const answer = await server.post(
+        '/aggregate',
+        { measureName: NAME, startDate: '2022-01-01', endDate: '2022-02-01', period: 'month', wildcard: 'group1' },
+        token,
+      )
       const rows = (await answer.json()) as { count: number; group1: { device: string } }[]
       assert.is(rows.find((row) => row.group1.device === '*')?.count, n, '/aggregate')
     } finally {

@@ -7,8 +7,12 @@ const test = suite('Idempotency-Key')
 const measure = (value: number) => ({ measureName: 'm', value, startDate: '2022-01-01' })
 
 async function counts(server: TestServer) {
-  const [raw] = await server.query<{ n: number; s: number }>("SELECT count() AS n, sum(value) AS s FROM raw_measures WHERE measure_name = 'm'")
-  const [aggregated] = await server.query<{ n: number; s: number }>("SELECT sum(count) AS n, sum(sum) AS s FROM aggregates WHERE measure_name = 'm'")
+  const [raw] = await server.query<{ n: number; s: number }>(
+    "SELECT count() AS n, sum(value) AS s FROM raw_measures WHERE measure_name = 'm'",
+  )
+  const [aggregated] = await server.query<{ n: number; s: number }>(
+    "SELECT sum(count) AS n, sum(sum) AS s FROM aggregates WHERE measure_name = 'm'",
+  )
   assert.equal(aggregated, raw, 'the aggregates count what the raw table holds')
   return raw
 }
@@ -20,7 +24,8 @@ test('retries count once, also concurrent ones, also after a restart; other keys
     server.define({ name: 'm', aggregationThreshold: 1 })
     const token = await server.token()
     const other = await server.token()
-    const post = (body: unknown, key: string, as = token, route = '/measure') => server.post(route, body, as, { 'Idempotency-Key': key })
+    const post = (body: unknown, key: string, as = token, route = '/measure') =>
+      server.post(route, body, as, { 'Idempotency-Key': key })
 
     assert.is((await post(measure(1), 'k1')).status, 201)
     assert.is((await post(measure(1), 'k1')).status, 201)
@@ -57,7 +62,9 @@ test('a malformed key is a 400 and stores nothing', async () => {
   const server = await startTestServer()
   try {
     server.define({ name: 'm', aggregationThreshold: 1 })
-    const response = await server.post('/measure', measure(1), await server.token(), { 'Idempotency-Key': 'x'.repeat(256) })
+    const response = await server.post('/measure', measure(1), await server.token(), {
+      'Idempotency-Key': 'x'.repeat(256),
+    })
     assert.is(response.status, 400)
     assert.equal(await response.json(), { error: 'Idempotency-Key must be 1 to 255 visible ASCII characters' })
     assert.equal(await counts(server), { n: 0, s: 0 })

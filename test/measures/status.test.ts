@@ -24,10 +24,14 @@ test.before(async (context) => {
 })
 test.after(async ({ server }) => server.close())
 
-const post = ({ server, token }: Context) => server.post('/measure', { measureName: 'm', value: 1, startDate: '2022-01-01' }, token)
+const post = ({ server, token }: Context) =>
+  server.post('/measure', { measureName: 'm', value: 1, startDate: '2022-01-01' }, token)
 const status = async ({ server }: Context) => {
   const response = await fetch(`${server.url}/status`)
-  const body = (await response.json()) as { writes: { status: string; error?: string; backlog?: number }; global_status: string }
+  const body = (await response.json()) as {
+    writes: { status: string; error?: string; backlog?: number }
+    global_status: string
+  }
   return { code: response.status, writes: body.writes, global: body.global_status }
 }
 const until = async (check: () => Promise<boolean>, what: string) => {
@@ -62,7 +66,9 @@ test('a journal that cannot be written: 503 to producers and ko, then ok again',
 test('ClickHouse refusing the loads: measures are still acknowledged, ko with the backlog, then ok once loaded', async (context) => {
   // The directories of the raw table's parts: the loads' INSERTs fail there.
   const { dataDir } = context.server.config
-  const [table] = await context.server.query<{ path: string }>("SELECT data_paths[1] AS path FROM system.tables WHERE name = 'raw_measures' AND database = currentDatabase()")
+  const [table] = await context.server.query<{ path: string }>(
+    "SELECT data_paths[1] AS path FROM system.tables WHERE name = 'raw_measures' AND database = currentDatabase()",
+  )
   const tableDir = path.resolve(dataDir, 'clickhouse', table.path)
   readOnly(tableDir, true)
   try {
@@ -71,7 +77,11 @@ test('ClickHouse refusing the loads: measures are still acknowledged, ko with th
     const { code, writes } = await status(context)
     assert.is(code, 503)
     assert.match(writes.error!, /^loading into ClickHouse fails \(for \d+ s, 1 measures waiting\): /)
-    const answer = await context.server.post('/aggregate', { measureName: 'm', startDate: '2022-01-01', endDate: '2022-01-02' }, context.token)
+    const answer = await context.server.post(
+      '/aggregate',
+      { measureName: 'm', startDate: '2022-01-01', endDate: '2022-01-02' },
+      context.token,
+    )
     assert.equal(((await answer.json()) as { count: number }[])[0].count, 3, 'answers hold it meanwhile')
   } finally {
     readOnly(tableDir, false)

@@ -15,13 +15,26 @@ const test = suite<Context>('GET /metrics', {} as Context)
 
 const A = 'metrics-a'
 const B = 'metrics-b'
-const measure = (measureName: string, extra: Record<string, unknown> = {}) => ({ measureName, value: 1, startDate: '2022-01-01', group1: { device: 'desktop' }, ...extra })
+const measure = (measureName: string, extra: Record<string, unknown> = {}) => ({
+  measureName,
+  value: 1,
+  startDate: '2022-01-01',
+  group1: { device: 'desktop' },
+  ...extra,
+})
 
 test.before(async (context) => {
   // A read cache that stays current for a minute: a repeated question is answered without a query.
-  context.server = await startTestServer({ metrics: { port: await freePort() }, aggregate: { maxStalenessMs: 60_000 }, ingest: { maxBatchDelayMs: 5, maxMeasuresPerRequest: 5 } })
+  context.server = await startTestServer({
+    metrics: { port: await freePort() },
+    aggregate: { maxStalenessMs: 60_000 },
+    ingest: { maxBatchDelayMs: 5, maxMeasuresPerRequest: 5 },
+  })
   context.metricsUrl = context.server.metricsUrl!
-  context.server.define({ name: A, group1Key: 'device', aggregationThreshold: 1, accessApp: true }, { name: B, group1Key: 'device', aggregationThreshold: 1, accessApp: true })
+  context.server.define(
+    { name: A, group1Key: 'device', aggregationThreshold: 1, accessApp: true },
+    { name: B, group1Key: 'device', aggregationThreshold: 1, accessApp: true },
+  )
 })
 
 test.after(async ({ server }) => {
@@ -48,7 +61,8 @@ test('counters move by exactly the requests sent', async ({ server, metricsUrl }
   const writer = await server.token(['measure:write'])
   const reader = await server.token(['aggregate:read'])
   const statuses: number[] = []
-  const send = async (route: string, body: unknown, token?: string, headers?: Record<string, string>) => statuses.push((await server.post(route, body, token, headers)).status)
+  const send = async (route: string, body: unknown, token?: string, headers?: Record<string, string>) =>
+    statuses.push((await server.post(route, body, token, headers)).status)
 
   for (let i = 0; i < 3; i++) await send('/measure', measure(A), writer)
   await send('/measures', [measure(A), measure(A), measure(A), measure(B)], writer)
@@ -63,7 +77,11 @@ test('counters move by exactly the requests sent', async ({ server, metricsUrl }
   await send('/measure', '{"measureName": ', writer)
   await send('/measure', measure(A), writer, { 'Content-Type': 'text/plain' })
   await send('/measure', measure(A), writer, { 'Idempotency-Key': 'not allowed' })
-  await send('/measures', Array.from({ length: 6 }, () => measure(A)), writer)
+  await send(
+    '/measures',
+    Array.from({ length: 6 }, () => measure(A)),
+    writer,
+  )
   // Auth refusals.
   await send('/measure', measure(A))
   await send('/measure', measure(A), 'not.a.token')
@@ -73,7 +91,10 @@ test('counters move by exactly the requests sent', async ({ server, metricsUrl }
   const question = { measureName: A, startDate: '2022-01-01', endDate: '2022-02-01' }
   await send('/aggregate', question, reader)
   await send('/aggregate', question, reader)
-  assert.equal(statuses, [201, 201, 201, 201, 201, 201, 400, 400, 400, 400, 400, 415, 400, 413, 401, 401, 403, 200, 200])
+  assert.equal(
+    statuses,
+    [201, 201, 201, 201, 201, 201, 400, 400, 400, 400, 400, 415, 400, 413, 401, 401, 403, 200, 200],
+  )
   assert.is(definitions.status, 403)
   await server.settled()
   const after = await scrape(metricsUrl)
@@ -82,14 +103,26 @@ test('counters move by exactly the requests sent', async ({ server, metricsUrl }
   assert.is(delta('dacc_measures_accepted_total', { measure: A }), 7)
   assert.is(delta('dacc_measures_accepted_total', { measure: B }), 1)
   assert.is(delta('dacc_measures_deduplicated_total'), 1)
-  const refused = Object.fromEntries(REFUSAL_REASONS.map((reason) => [reason, delta('dacc_measure_requests_refused_total', { reason })]))
-  const once = ['empty', 'unknown_measure', 'value', 'groups', 'malformed', 'media_type', 'idempotency_key', 'too_large']
+  const refused = Object.fromEntries(
+    REFUSAL_REASONS.map((reason) => [reason, delta('dacc_measure_requests_refused_total', { reason })]),
+  )
+  const once = [
+    'empty',
+    'unknown_measure',
+    'value',
+    'groups',
+    'malformed',
+    'media_type',
+    'idempotency_key',
+    'too_large',
+  ]
   assert.equal(refused, Object.fromEntries(REFUSAL_REASONS.map((reason) => [reason, once.includes(reason) ? 1 : 0])))
   assert.is(delta('dacc_auth_refusals_total', { reason: 'no_token' }), 1)
   assert.is(delta('dacc_auth_refusals_total', { reason: 'invalid_token' }), 1)
   assert.is(delta('dacc_auth_refusals_total', { reason: 'scope' }), 2)
 
-  const requests = (method: string, route: string, status: string) => delta('dacc_http_requests_total', { method, route, status })
+  const requests = (method: string, route: string, status: string) =>
+    delta('dacc_http_requests_total', { method, route, status })
   assert.is(requests('POST', '/measure', '201'), 5)
   assert.is(requests('POST', '/measures', '201'), 1)
   assert.is(requests('POST', '/measure', '400'), 6)
@@ -131,13 +164,26 @@ test('no label carries a token, a value or any text a client sent', async ({ ser
   }
   const headers = { 'Idempotency-Key': secrets.idempotencyKey, 'X-Request-Id': secrets.requestId }
   const sent = [
-    await server.post('/measure', measure(A, { value: secrets.value, createdBy: secrets.createdBy, group1: { device: secrets.group }, contributor: secrets.contributor }), writer, headers),
+    await server.post(
+      '/measure',
+      measure(A, {
+        value: secrets.value,
+        createdBy: secrets.createdBy,
+        group1: { device: secrets.group },
+        contributor: secrets.contributor,
+      }),
+      writer,
+      headers,
+    ),
     await server.post('/measure', measure(secrets.measure), writer),
     await server.post('/measure', measure(A, { group1: { [secrets.groupKey]: 'x' } }), writer),
     await server.post('/path-secret?query=query-secret', {}, writer),
     await server.post('/measure', measure(A), `${writer}x`),
   ]
-  assert.equal(sent.map((response) => response.status), [201, 400, 400, 404, 401])
+  assert.equal(
+    sent.map((response) => response.status),
+    [201, 400, 400, 404, 401],
+  )
   await server.settled()
   const { text, samples } = await scrape(metricsUrl)
   for (const secret of [...Object.values(secrets).map(String), '8675309', 'path-secret', 'query-secret', writer]) {
@@ -146,7 +192,18 @@ test('no label carries a token, a value or any text a client sent', async ({ ser
   // Every label value of ours comes from a fixed list, a route pattern or a definition's name.
   const allowed: Record<string, (value: string) => boolean> = {
     method: (value) => http.METHODS.includes(value),
-    route: (value) => ['/measure', '/measures', '/aggregate', '/definitions', '/status', '/', '/explorer/:file', '/openapi.json', 'unmatched'].includes(value),
+    route: (value) =>
+      [
+        '/measure',
+        '/measures',
+        '/aggregate',
+        '/definitions',
+        '/status',
+        '/',
+        '/explorer/:file',
+        '/openapi.json',
+        'unmatched',
+      ].includes(value),
     status: (value) => /^[1-5]\d\d$/.test(value),
     measure: (value) => [A, B].includes(value),
     reason: (value) => [...REFUSAL_REASONS, 'no_token', 'invalid_token', 'scope'].includes(value),
@@ -186,7 +243,10 @@ listener('metrics.port 0: no listener; the API port, or a port in use: refused w
   } finally {
     await off.close()
   }
-  assert.throws(() => loadConfig({ env: { DACC_PORT: '7000', DACC_METRICS_PORT: '7000' } }), (err: Error) => err instanceof ConfigError && /metrics\.port: must differ from port/.test(err.message))
+  assert.throws(
+    () => loadConfig({ env: { DACC_PORT: '7000', DACC_METRICS_PORT: '7000' } }),
+    (err: Error) => err instanceof ConfigError && /metrics\.port: must differ from port/.test(err.message),
+  )
   assert.is(loadConfig({ env: {} }).metrics.port, 9464)
   const taken = net.createServer()
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
@@ -197,7 +257,10 @@ listener('metrics.port 0: no listener; the API port, or a port in use: refused w
       () => undefined,
       (err: Error) => err,
     )
-    assert.is(String(failed?.message), `cannot listen on 127.0.0.1:${port} for metrics (metrics.host, metrics.port; port 0 turns them off): the port is in use`)
+    assert.is(
+      String(failed?.message),
+      `cannot listen on 127.0.0.1:${port} for metrics (metrics.host, metrics.port; port 0 turns them off): the port is in use`,
+    )
   } finally {
     taken.close()
   }

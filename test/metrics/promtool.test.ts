@@ -18,7 +18,10 @@ const test = suite<Context>('promtool', {} as Context)
 
 /** Runs promtool; its exit code and everything it printed. */
 function promtool(args: string[], input?: string): { code: number | null; output: string } {
-  assert.ok(fs.existsSync(PROMTOOL), `${PROMTOOL} is required under CI (.ci/run installs it: apt-get install prometheus)`)
+  assert.ok(
+    fs.existsSync(PROMTOOL),
+    `${PROMTOOL} is required under CI (.ci/run installs it: apt-get install prometheus)`,
+  )
   const result = spawnSync(PROMTOOL, args, { input, encoding: 'utf8', cwd: ROOT })
   return { code: result.status, output: `${result.stdout}${result.stderr}`.trim() }
 }
@@ -39,9 +42,17 @@ const tests: [string, (context: Context) => Promise<void> | void][] = [
       server.define({ name: 'promtool-m', group1Key: 'device', aggregationThreshold: 1, accessApp: true })
       const token = await server.token()
       // Labelled series of every kind: an accepted measure, a refusal, a read, an auth refusal.
-      await server.post('/measure', { measureName: 'promtool-m', value: 1, startDate: '2022-01-01', group1: { device: 'd' } }, token)
+      await server.post(
+        '/measure',
+        { measureName: 'promtool-m', value: 1, startDate: '2022-01-01', group1: { device: 'd' } },
+        token,
+      )
       await server.post('/measure', { measureName: 'promtool-m' }, token)
-      await server.post('/aggregate', { measureName: 'promtool-m', startDate: '2022-01-01', endDate: '2022-02-01' }, token)
+      await server.post(
+        '/aggregate',
+        { measureName: 'promtool-m', startDate: '2022-01-01', endDate: '2022-02-01' },
+        token,
+      )
       await server.post('/aggregate', {})
       await server.settled()
       const { text, samples } = await scrape(server.metricsUrl!)
@@ -65,12 +76,25 @@ const tests: [string, (context: Context) => Promise<void> | void][] = [
   [
     "the dashboard's queries are valid PromQL",
     () => {
-      const dashboard = JSON.parse(fs.readFileSync(path.join(ROOT, 'deploy/grafana/dashboards/dacc.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] }
+      const dashboard = JSON.parse(fs.readFileSync(path.join(ROOT, 'deploy/grafana/dashboards/dacc.json'), 'utf8')) as {
+        panels: { targets: { expr: string }[] }[]
+      }
       // Grafana's variables, as it would substitute them.
-      const exprs = dashboard.panels.flatMap((panel) => panel.targets.map((target) => target.expr.replaceAll('$__rate_interval', '1m').replaceAll('$instance', 'a:9464|b:9464')))
+      const exprs = dashboard.panels.flatMap((panel) =>
+        panel.targets.map((target) =>
+          target.expr.replaceAll('$__rate_interval', '1m').replaceAll('$instance', 'a:9464|b:9464'),
+        ),
+      )
       const file = path.join(tempDir(), 'dashboard-queries.yml')
       // As recording rules, which promtool parses; JSON is YAML.
-      fs.writeFileSync(file, JSON.stringify({ groups: [{ name: 'dashboard', rules: exprs.map((expr, index) => ({ record: `dashboard:query_${index}`, expr })) }] }))
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          groups: [
+            { name: 'dashboard', rules: exprs.map((expr, index) => ({ record: `dashboard:query_${index}`, expr })) },
+          ],
+        }),
+      )
       const result = promtool(['check', 'rules', file])
       assert.is(result.code, 0, result.output)
       assert.match(result.output, `SUCCESS: ${exprs.length} rules found`)
@@ -79,7 +103,9 @@ const tests: [string, (context: Context) => Promise<void> | void][] = [
 ]
 
 if (skip) {
-  console.log(`NOTE: ${PROMTOOL} is absent, so the promtool checks are skipped (apt-get install -y prometheus runs them; with CI=true they fail instead).`)
+  console.log(
+    `NOTE: ${PROMTOOL} is absent, so the promtool checks are skipped (apt-get install -y prometheus runs them; with CI=true they fail instead).`,
+  )
   for (const [name] of tests) test.skip(name)
 } else {
   for (const [name, run] of tests) test(name, run)

@@ -25,13 +25,19 @@ async function everyCommand(env: Record<string, string>): Promise<void> {
   assert.match(await ok(env, 'migrate'), /SQLite schema is up to date/)
   assert.match(await ok(env, 'insert-definitions-json', '-f', DEFINITIONS), /Done\./)
   assert.match(await ok(env, 'token', 'create', 'acme'), /^Token created for acme: /)
-  assert.match(await ok(env, 'compute-wildcard-aggregate', 'konnector-event-daily', 'group1,group2'), /^Wildcard set registered/)
+  assert.match(
+    await ok(env, 'compute-wildcard-aggregate', 'konnector-event-daily', 'group1,group2'),
+    /^Wildcard set registered/,
+  )
   assert.match(await ok(env, 'wildcard', 'list'), /konnector-event-daily +group1,group2/)
   assert.match(await ok(env, 'purge', 'measure', 'profile-count', '-d', '30'), /^Purged profile-count: 0 raw measures/)
   assert.match(await ok(env, 'purge', 'all-measures'), /Purged session-duration: 0 raw measures/)
   assert.match(await ok(env, 'definitions', 'list'), /\nprofile-count +grandlyon +- +5 +- +0 +\d{4}-/)
   assert.match(await ok(env, 'definitions', 'delete', 'quiz-stars'), /^Definition deleted: quiz-stars/)
-  assert.match(await ok(env, 'definitions', 'delete', 'konnector-event-daily', '--purge-data'), /1 wildcard set removed; 0 raw measures/)
+  assert.match(
+    await ok(env, 'definitions', 'delete', 'konnector-event-daily', '--purge-data'),
+    /1 wildcard set removed; 0 raw measures/,
+  )
   assert.match(await ok(env, 'sql', 'SELECT count() AS n FROM raw_measures'), /^n\n-\n0\n\(1 row\)\n$/)
 }
 
@@ -42,7 +48,9 @@ test('with dacc serve running, every command works; ClickHouse work goes through
   try {
     assert.is(fs.statSync(socketPath(dataDir)).mode & 0o777, 0o600)
     await everyCommand({ DACC_DATA_DIR: dataDir })
-    const served = [...server.output().matchAll(/"operation":"(\w+)","ms":\d+,"msg":"operation run for the CLI"/g)].map((match) => match[1])
+    const served = [...server.output().matchAll(/"operation":"(\w+)","ms":\d+,"msg":"operation run for the CLI"/g)].map(
+      (match) => match[1],
+    )
     assert.equal(new Set(served), new Set(['migrate', 'mirrorDefinitions', 'purge', 'rawCounts', 'deleteData', 'sql']))
   } finally {
     server.child.kill('SIGTERM')
@@ -63,7 +71,7 @@ test('a socket left by a killed server: connection refused, the CLI opens the st
   await killed.exited
   assert.ok(fs.existsSync(socketPath(dataDir)), 'the stale socket is left')
   const env = { DACC_DATA_DIR: dataDir }
-  assert.match(await ok(env, 'sql', 'SELECT 1 AS one'), /^one\n---\n  1\n/)
+  assert.match(await ok(env, 'sql', 'SELECT 1 AS one'), /^one\n---\n {2}1\n/)
 
   const server = serveProcess(dataDir)
   await server.url
@@ -83,7 +91,10 @@ test('a process holding the data directory without the socket: the CLI says so i
     const { code, stderr } = await runCli(['sql', 'SELECT 1'], { DACC_DATA_DIR: config.dataDir })
     assert.is(code, 1)
     // The embedded engine itself also writes its lock error to stderr, before ours.
-    assert.match(stderr.trimEnd().split('\n').at(-1)!, /^Error: the embedded ClickHouse data directory .* is in use by another process \(a running dacc serve\?\)$/)
+    assert.match(
+      stderr.trimEnd().split('\n').at(-1)!,
+      /^Error: the embedded ClickHouse data directory .* is in use by another process \(a running dacc serve\?\)$/,
+    )
   } finally {
     await holder.close()
   }
@@ -92,9 +103,15 @@ test('a process holding the data directory without the socket: the CLI says so i
 test('a data directory too long for a socket path is refused at start, in one line', async () => {
   const file = socketPath(path.join(tempDir(), 'd'.repeat(120)))
   const run = runLocally({ client: undefined as never, cluster: '' })
-  const refused = await serveOperations(file, run, createLogger('silent')).then(() => undefined, (err: Error) => err)
+  const refused = await serveOperations(file, run, createLogger('silent')).then(
+    () => undefined,
+    (err: Error) => err,
+  )
   assert.instance(refused, ConfigError)
-  assert.match(refused!.message, /^dataDir is too long for the CLI socket .* \(at most 103 bytes\): choose a shorter one$/)
+  assert.match(
+    refused!.message,
+    /^dataDir is too long for the CLI socket .* \(at most 103 bytes\): choose a shorter one$/,
+  )
 })
 
 test.run()

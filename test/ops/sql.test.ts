@@ -13,7 +13,8 @@ test.before(async (context) => {
 })
 test.after(async ({ server }) => server.close())
 
-const run = (server: TestServer, query: string, maxRows = 100) => readOnlyQuery(server.deps.clickhouse.client, query, maxRows)
+const run = (server: TestServer, query: string, maxRows = 100) =>
+  readOnlyQuery(server.deps.clickhouse.client, query, maxRows)
 
 async function refusal(server: TestServer, query: string): Promise<string> {
   try {
@@ -29,41 +30,76 @@ async function refusal(server: TestServer, query: string): Promise<string> {
 
 test('reads: columns with their types and rows, for every read-only kind of statement', async ({ server }) => {
   assert.equal(await run(server, "SELECT 1 AS a, 'x' AS b, [1, 2] AS c, NULL AS d -- a comment\n;"), {
-    columns: [{ name: 'a', type: 'UInt8' }, { name: 'b', type: 'String' }, { name: 'c', type: 'Array(UInt8)' }, { name: 'd', type: 'Nullable(Nothing)' }],
+    columns: [
+      { name: 'a', type: 'UInt8' },
+      { name: 'b', type: 'String' },
+      { name: 'c', type: 'Array(UInt8)' },
+      { name: 'd', type: 'Nullable(Nothing)' },
+    ],
     rows: [[1, 'x', [1, 2], null]],
   })
-  for (const query of ['WITH 2 AS x SELECT x', 'SHOW TABLES', 'DESCRIBE raw_measures', 'EXPLAIN SELECT 1', 'EXISTS TABLE aggregates', '(SELECT 1) UNION ALL (SELECT 2)']) {
+  for (const query of [
+    'WITH 2 AS x SELECT x',
+    'SHOW TABLES',
+    'DESCRIBE raw_measures',
+    'EXPLAIN SELECT 1',
+    'EXISTS TABLE aggregates',
+    '(SELECT 1) UNION ALL (SELECT 2)',
+  ]) {
     assert.ok((await run(server, query)).rows.length > 0, query)
   }
 })
 
-test('writes are refused in one line, by the check and by ClickHouse itself (readonly = 1 on that query)', async ({ server }) => {
+test('writes are refused in one line, by the check and by ClickHouse itself (readonly = 1 on that query)', async ({
+  server,
+}) => {
   const kind = 'only read-only queries run here (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS), got: '
   assert.is(await refusal(server, "INSERT INTO raw_measures (measure_name) VALUES ('x')"), `${kind}INSERT`)
   assert.is(await refusal(server, 'drop table raw_measures'), `${kind}DROP`)
-  assert.is(await refusal(server, "ALTER TABLE raw_measures DELETE WHERE 1"), `${kind}ALTER`)
+  assert.is(await refusal(server, 'ALTER TABLE raw_measures DELETE WHERE 1'), `${kind}ALTER`)
   assert.is(await refusal(server, 'SET readonly = 0'), `${kind}SET`)
-  assert.match(await refusal(server, 'SELECT 1; DROP TABLE raw_measures'), /^Syntax error \(Multi-statements are not allowed\)/)
-  assert.is(await refusal(server, "SELECT 1 INTO OUTFILE '/tmp/dacc-outfile.csv'"), 'INTO OUTFILE is not allowed: redirect the output instead')
-  assert.is(await refusal(server, 'SELECT 1 FORMAT CSV'), 'a FORMAT clause is not allowed: choose the output with --format')
+  assert.match(
+    await refusal(server, 'SELECT 1; DROP TABLE raw_measures'),
+    /^Syntax error \(Multi-statements are not allowed\)/,
+  )
+  assert.is(
+    await refusal(server, "SELECT 1 INTO OUTFILE '/tmp/dacc-outfile.csv'"),
+    'INTO OUTFILE is not allowed: redirect the output instead',
+  )
+  assert.is(
+    await refusal(server, 'SELECT 1 FORMAT CSV'),
+    'a FORMAT clause is not allowed: choose the output with --format',
+  )
   // What the check lets through still runs read-only.
   assert.equal((await run(server, "SELECT getSetting('readonly') AS r")).rows, [[1]])
   // ...and the server's own session stays writable.
-  const response = await server.post('/measure', { measureName: 'm', value: 1, startDate: '2022-01-01' }, await server.token())
+  const response = await server.post(
+    '/measure',
+    { measureName: 'm', value: 1, startDate: '2022-01-01' },
+    await server.token(),
+  )
   assert.is(response.status, 201, await response.text())
   assert.equal((await run(server, "SELECT count() AS n FROM raw_measures WHERE measure_name = 'm'")).rows, [[1]])
 })
 
-test('nothing lifts read-only or reads beyond the DACC tables: subquery SETTINGS, table functions, file(), system tables', async ({ server }) => {
+test('nothing lifts read-only or reads beyond the DACC tables: subquery SETTINGS, table functions, file(), system tables', async ({
+  server,
+}) => {
   const secrets = `sqlite('${server.config.dataDir}/dacc.sqlite', 'settings')`
   const refused: [string, string][] = [
-    [`SELECT * FROM (SELECT key, value FROM ${secrets} SETTINGS readonly = 0)`, 'the table function sqlite is not allowed'],
-    ["SELECT * FROM (SELECT 1 SETTINGS readonly = 0)", 'a SETTINGS clause is not allowed in dacc sql'],
+    [
+      `SELECT * FROM (SELECT key, value FROM ${secrets} SETTINGS readonly = 0)`,
+      'the table function sqlite is not allowed',
+    ],
+    ['SELECT * FROM (SELECT 1 SETTINGS readonly = 0)', 'a SETTINGS clause is not allowed in dacc sql'],
     ['SELECT 1 SETTINGS readonly = 0', 'a SETTINGS clause is not allowed in dacc sql'],
     ["SELECT * FROM file('/etc/hostname', 'LineAsString')", 'the table function file is not allowed'],
     ["SELECT file('/etc/hostname') AS f", 'the function file is not allowed'],
     ["SELECT * FROM url('http://127.0.0.1:9/', 'LineAsString')", 'the table function url is not allowed'],
-    ["SELECT * FROM executable('cat /etc/hostname', 'LineAsString', 'x String')", 'the table function executable is not allowed'],
+    [
+      "SELECT * FROM executable('cat /etc/hostname', 'LineAsString', 'x String')",
+      'the table function executable is not allowed',
+    ],
     ["SELECT * FROM remote('127.0.0.1', system.one)", 'the table function remote is not allowed'],
     ["SELECT * FROM merge('system', '^processes$')", 'the table function merge is not allowed'],
     ['SELECT query FROM system.processes', 'the table system.processes is not allowed'],
@@ -74,13 +110,21 @@ test('nothing lifts read-only or reads beyond the DACC tables: subquery SETTINGS
     ['SHOW PROCESSLIST', 'this SHOW statement is not allowed'],
     ['SHOW TABLES FROM system', 'this SHOW statement is not allowed'],
   ]
-  for (const [query, message] of refused) assert.is((await refusal(server, query)).replace(/: dacc sql reads the DACC tables only$/, ''), message, query)
-  assert.equal((await run(server, 'SELECT count() AS n FROM dacc.raw_measures')).rows.length, 1, 'the DACC database by its name')
+  for (const [query, message] of refused)
+    assert.is((await refusal(server, query)).replace(/: dacc sql reads the DACC tables only$/, ''), message, query)
+  assert.equal(
+    (await run(server, 'SELECT count() AS n FROM dacc.raw_measures')).rows.length,
+    1,
+    'the DACC database by its name',
+  )
 })
 
 test('a result over maxRows is refused rather than held in memory, in one line', async ({ server }) => {
   assert.is((await run(server, 'SELECT number FROM numbers(100)', 100)).rows.length, 100)
-  assert.is(await refusal(server, 'SELECT number FROM numbers(101)'), 'the result has more than 100 rows: narrow the query, or raise --max-rows')
+  assert.is(
+    await refusal(server, 'SELECT number FROM numbers(101)'),
+    'the result has more than 100 rows: narrow the query, or raise --max-rows',
+  )
 })
 
 test.run()

@@ -6,10 +6,26 @@ import type { Period } from '../../src/aggregates/compute.ts'
 import type { TestServer } from '../helpers/server.ts'
 
 /** A measure as posted: one day (midnight, so stored buckets are days), an app, two groups. */
-export type Measure = { day: string; createdBy: string; slug: string; status: string; value: number; contributor?: string }
+export type Measure = {
+  day: string
+  createdBy: string
+  slug: string
+  status: string
+  value: number
+  contributor?: string
+}
 
-export type Request = { measureName: string; startDate: string; endDate: string; period?: Period; wildcard?: string; createdBy?: string }
+export type Request = {
+  measureName: string
+  startDate: string
+  endDate: string
+  period?: Period
+  wildcard?: string
+  createdBy?: string
+}
+// biome-ignore lint/suspicious/noExplicitAny: answer rows, read field by field by the attacks
 export type Row = Record<string, any>
+// biome-ignore lint/suspicious/noExplicitAny: an answer or an error body
 export type Answer = { request: Request; status: number; body: any }
 
 const PERIODS = [undefined, 'day', 'week', 'month', 'year'] as const
@@ -28,15 +44,33 @@ export function everyRequest(measureName: string): Request[] {
   return RANGES.flatMap(([startDate, endDate]) =>
     PERIODS.flatMap((period) =>
       WILDCARDS.flatMap((wildcard) =>
-        APPS.map((createdBy) => ({ measureName, startDate, endDate, ...(period ? { period } : {}), ...(wildcard ? { wildcard } : {}), ...(createdBy !== undefined ? { createdBy } : {}) })),
+        APPS.map((createdBy) => ({
+          measureName,
+          startDate,
+          endDate,
+          ...(period ? { period } : {}),
+          ...(wildcard ? { wildcard } : {}),
+          ...(createdBy !== undefined ? { createdBy } : {}),
+        })),
       ),
     ),
   )
 }
 
-export async function postMeasures(server: TestServer, token: string, measureName: string, measures: Measure[]): Promise<void> {
+export async function postMeasures(
+  server: TestServer,
+  token: string,
+  measureName: string,
+  measures: Measure[],
+): Promise<void> {
   const body = measures.map(({ day, createdBy, slug, status, value, contributor }) => ({
-    measureName, startDate: day, value, createdBy, group1: { slug }, group2: { status }, ...(contributor ? { contributor } : {}),
+    measureName,
+    startDate: day,
+    value,
+    createdBy,
+    group1: { slug },
+    group2: { status },
+    ...(contributor ? { contributor } : {}),
   }))
   const response = await server.post('/measures', body, token)
   assert.is(response.status, 201, await response.clone().text())
@@ -73,7 +107,9 @@ export function labelOf(day: string, period: Period | null): string {
 export function cellsOf(row: Row, request: Request, period: Period | null, whole: boolean, cells: Measure[]): number[] {
   const range = { startDate: request.startDate.replace('T', ' '), endDate: request.endDate.replace('T', ' ') }
   const pad = (date: string) => (date.length === 10 ? `${date} 00:00:00` : date)
-  const effective = whole ? wholePeriods(pad(range.startDate), pad(range.endDate), period) : { startDate: pad(range.startDate), endDate: pad(range.endDate) }
+  const effective = whole
+    ? wholePeriods(pad(range.startDate), pad(range.endDate), period)
+    : { startDate: pad(range.startDate), endDate: pad(range.endDate) }
   return cells.flatMap((cell, index) => {
     const at = `${cell.day} 00:00:00`
     const holds =

@@ -15,10 +15,29 @@ const parse = (definition: Record<string, unknown>) => {
 }
 
 test('they load as given, and are absent unless given', () => {
-  const options = { thresholdOn: 'contributors', fixedPublication: true, hideExtremes: true, noise: { epsilon: 0.5, valueMin: -10, valueMax: 10 } }
-  assert.equal({ ...parse(options), aggregationThreshold: undefined, accessApp: undefined, accessPublic: undefined, withQuartiles: undefined }, {
-    name: 'm', ...options, aggregationThreshold: undefined, accessApp: undefined, accessPublic: undefined, withQuartiles: undefined,
-  })
+  const options = {
+    thresholdOn: 'contributors',
+    fixedPublication: true,
+    hideExtremes: true,
+    noise: { epsilon: 0.5, valueMin: -10, valueMax: 10 },
+  }
+  assert.equal(
+    {
+      ...parse(options),
+      aggregationThreshold: undefined,
+      accessApp: undefined,
+      accessPublic: undefined,
+      withQuartiles: undefined,
+    },
+    {
+      name: 'm',
+      ...options,
+      aggregationThreshold: undefined,
+      accessApp: undefined,
+      accessPublic: undefined,
+      withQuartiles: undefined,
+    },
+  )
   const plain = parse({})
   for (const key of Object.keys(options)) assert.not.ok(key in plain, key)
 })
@@ -30,10 +49,17 @@ test('a bad option names the definition and the field', () => {
     [{ noise: { epsilon: 0, valueMin: 0, valueMax: 1 } }, /noise must be > 0/],
     [{ noise: { epsilon: 1, valueMin: 0 } }, /missing field valueMax/],
     [{ noise: { epsilon: 1, valueMin: 0, valueMax: 1, delta: 0 } }, /unknown field delta/],
-    [{ noise: { epsilon: 1, valueMin: 2, valueMax: 1 } }, /definition #1 \("m"\): noise valueMin must not exceed valueMax$/],
+    [
+      { noise: { epsilon: 1, valueMin: 2, valueMax: 1 } },
+      /definition #1 \("m"\): noise valueMin must not exceed valueMax$/,
+    ],
   ]
   for (const [definition, message] of cases) {
-    assert.throws(() => parse(definition), (err: Error) => err instanceof UsageError && message.test(err.message), JSON.stringify(definition))
+    assert.throws(
+      () => parse(definition),
+      (err: Error) => err instanceof UsageError && message.test(err.message),
+      JSON.stringify(definition),
+    )
   }
 })
 

@@ -12,10 +12,14 @@ const base = { group1Key: 'slug', group2Key: 'status', aggregationThreshold: 2, 
 const NOISE = { epsilon: 0.1, valueMin: 0, valueMax: 100 }
 const VICTIM: Measure = { day: '2022-01-05', createdBy: 'app1', slug: 'x', status: 'ok', value: 42 }
 const KNOWN: Measure[] = ['2022-01-04', '2022-01-05', '2022-01-06'].flatMap((day) =>
-  ['app1', 'app2'].flatMap((createdBy) => ['x', 'y'].flatMap((slug) => [10, 20, 30].map((value) => ({ day, createdBy, slug, status: 'ok', value })))),
+  ['app1', 'app2'].flatMap((createdBy) =>
+    ['x', 'y'].flatMap((slug) => [10, 20, 30].map((value) => ({ day, createdBy, slug, status: 'ok', value }))),
+  ),
 )
 const CELLS = cellsOfMeasures([VICTIM, ...KNOWN])
-const VICTIM_CELL = CELLS.findIndex((cell) => cell.day === VICTIM.day && cell.createdBy === VICTIM.createdBy && cell.slug === VICTIM.slug)
+const VICTIM_CELL = CELLS.findIndex(
+  (cell) => cell.day === VICTIM.day && cell.createdBy === VICTIM.createdBy && cell.slug === VICTIM.slug,
+)
 
 test.before(async (context) => {
   const server = (context.server = await startTestServer({ privacy: { secret: 'n'.repeat(32) } }))
@@ -55,7 +59,12 @@ test('with noise, a cell keeps its noise across requests, and the best estimate 
   assert.is(found.size, 20)
   const mean = [...found.values()].reduce((a, b) => a + b, 0) / found.size
   assert.ok(Math.abs(mean - VICTIM.value) > 1, `estimate ${mean}`)
-  const ask = () => context.server.post('/aggregate', { measureName: 'noisy', startDate: '2022-01-01', endDate: '2022-02-01', wildcard: 'group1' }, context.token)
+  const ask = () =>
+    context.server.post(
+      '/aggregate',
+      { measureName: 'noisy', startDate: '2022-01-01', endDate: '2022-02-01', wildcard: 'group1' },
+      context.token,
+    )
   const first = await (await ask()).text()
   assert.is(await (await ask()).text(), first, 'asking again gives the same answer')
   for (const row of JSON.parse(first) as Row[]) {
@@ -67,11 +76,17 @@ test('with noise, a cell keeps its noise across requests, and the best estimate 
 test('values are clamped to [valueMin, valueMax] at ingest, where noise is on', async ({ server, token }) => {
   for (const measureName of ['noisy', 'exact']) {
     for (const value of [1000, -5]) {
-      const response = await server.post('/measure', { measureName, value, startDate: '2023-01-01', group1: { slug: 'z' }, group2: { status: 'ok' } }, token)
+      const response = await server.post(
+        '/measure',
+        { measureName, value, startDate: '2023-01-01', group1: { slug: 'z' }, group2: { status: 'ok' } },
+        token,
+      )
       assert.is(response.status, 201)
     }
   }
-  const rows = await server.query<{ measure_name: string; value: number }>("SELECT measure_name, value FROM raw_measures WHERE start_date = '2023-01-01 00:00:00' ORDER BY measure_name, value")
+  const rows = await server.query<{ measure_name: string; value: number }>(
+    "SELECT measure_name, value FROM raw_measures WHERE start_date = '2023-01-01 00:00:00' ORDER BY measure_name, value",
+  )
   assert.equal(rows, [
     { measure_name: 'exact', value: -5 },
     { measure_name: 'exact', value: 1000 },

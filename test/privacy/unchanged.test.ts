@@ -19,7 +19,7 @@ test.before(async (context) => {
     { name: 'defaults', ...base, thresholdOn: 'measures', fixedPublication: false, hideExtremes: false, noise: null },
   )
   let seed = 11
-  const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647)
+  const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647
   const measures: Measure[] = Array.from({ length: 400 }, () => ({
     day: `2022-01-0${3 + Math.floor(random() * 7)}`,
     createdBy: random() < 0.7 ? 'app1' : 'app2',
@@ -36,20 +36,43 @@ test.before(async (context) => {
 test.after(async ({ server }) => server.close())
 
 test('the stored definition gains no field', ({ server }) => {
-  assert.equal(Object.keys(server.deps.definitions.get('plain')!).sort(), ['accessApp', 'accessPublic', 'aggregationThreshold', 'group1Key', 'group2Key', 'name', 'withQuartiles'])
+  assert.equal(Object.keys(server.deps.definitions.get('plain')!).sort(), [
+    'accessApp',
+    'accessPublic',
+    'aggregationThreshold',
+    'group1Key',
+    'group2Key',
+    'name',
+    'withQuartiles',
+  ])
 })
 
-test('every combination of parameters gets the same answer with the options absent or at their defaults', async ({ server, token }) => {
+test('every combination of parameters gets the same answer with the options absent or at their defaults', async ({
+  server,
+  token,
+}) => {
   const plain = await askAll(server, token, everyRequest('plain'))
   const defaults = await askAll(server, token, everyRequest('defaults'))
-  const text = (answers: typeof plain) => answers.map(({ status, body }) => `${status} ${JSON.stringify(body).replaceAll('"measureName":"defaults"', '"measureName":"plain"')}`)
+  const text = (answers: typeof plain) =>
+    answers.map(
+      ({ status, body }) =>
+        `${status} ${JSON.stringify(body).replaceAll('"measureName":"defaults"', '"measureName":"plain"')}`,
+    )
   assert.equal(text(defaults), text(plain))
   assert.ok(plain.every(({ status }) => status === 200))
   const rows = plain.flatMap(({ body }) => body)
   assert.ok(rows.length > 1000, `${rows.length} rows`)
   // Partial periods, as before: a range cutting a week gives part of it.
-  const week = await server.post('/aggregate', { measureName: 'plain', startDate: '2022-01-05', endDate: '2022-01-06', period: 'week', createdBy: 'app1' }, token)
-  const day = await server.post('/aggregate', { measureName: 'plain', startDate: '2022-01-05', endDate: '2022-01-06', createdBy: 'app1' }, token)
+  const week = await server.post(
+    '/aggregate',
+    { measureName: 'plain', startDate: '2022-01-05', endDate: '2022-01-06', period: 'week', createdBy: 'app1' },
+    token,
+  )
+  const day = await server.post(
+    '/aggregate',
+    { measureName: 'plain', startDate: '2022-01-05', endDate: '2022-01-06', createdBy: 'app1' },
+    token,
+  )
   // (the registered rollup starts on 2022-01-05: it has that day's rows, not the week's)
   const counts = (rows: Row[]) => rows.reduce((total, row) => total + (row.group2.status === '*' ? 0 : row.count), 0)
   assert.is(counts((await week.json()) as Row[]), counts((await day.json()) as Row[]))

@@ -14,7 +14,14 @@ test.before(async (context) => {
 test.after(async ({ server }) => server.close())
 
 const row = (name: string, value: number, day: number) =>
-  measureOf({ measureName: name, startDate: `2022-01-0${1 + (day % 5)} 00:00:00`, createdBy: 'app', group1: `g${value % 3}`, value, withQuartiles: true })
+  measureOf({
+    measureName: name,
+    startDate: `2022-01-0${1 + (day % 5)} 00:00:00`,
+    createdBy: 'app',
+    group1: `g${value % 3}`,
+    value,
+    withQuartiles: true,
+  })
 
 /** Every aggregate, merged and finalized: what any /aggregate answer is computed from. */
 const snapshot = (server: TestServer) =>
@@ -26,9 +33,21 @@ test('removes raw rows older than the cutoff, per measure, and never changes the
   const { client } = server.deps.clickhouse
   const now = Date.now()
   // Old rows in partitions of their own, old rows sharing a week with a kept measure, and recent rows.
-  await insertRaw(client, (Array.from({ length: 40 }, (_, i) => row('a', i, i))), new Date(now - 200 * DAY))
-  await insertRaw(client, (Array.from({ length: 30 }, (_, i) => row(i % 2 ? 'a' : 'b', i, i))), new Date(now - 120 * DAY))
-  await insertRaw(client, (Array.from({ length: 20 }, (_, i) => row('a', i, i))), new Date(now - DAY))
+  await insertRaw(
+    client,
+    Array.from({ length: 40 }, (_, i) => row('a', i, i)),
+    new Date(now - 200 * DAY),
+  )
+  await insertRaw(
+    client,
+    Array.from({ length: 30 }, (_, i) => row(i % 2 ? 'a' : 'b', i, i)),
+    new Date(now - 120 * DAY),
+  )
+  await insertRaw(
+    client,
+    Array.from({ length: 20 }, (_, i) => row('a', i, i)),
+    new Date(now - DAY),
+  )
   const before = await snapshot(server)
 
   const result = await purgeRawMeasures(client, ['a'], new Date(now - 90 * DAY))
@@ -37,15 +56,31 @@ test('removes raw rows older than the cutoff, per measure, and never changes the
   assert.equal(await snapshot(server), before)
 
   const all = await purgeRawMeasures(client, ['a', 'b', 'c'], new Date(now))
-  assert.equal(all, [{ measureName: 'a', removed: 20 }, { measureName: 'b', removed: 15 }, { measureName: 'c', removed: 0 }])
+  assert.equal(all, [
+    { measureName: 'a', removed: 20 },
+    { measureName: 'b', removed: 15 },
+    { measureName: 'c', removed: 0 },
+  ])
   assert.equal(Object.fromEntries(await rawCounts(client)), {})
   assert.equal(await snapshot(server), before)
 })
 
-test('deleteMeasureData removes the raw measures and aggregate states of one measure, and only those', async ({ server }) => {
+test('deleteMeasureData removes the raw measures and aggregate states of one measure, and only those', async ({
+  server,
+}) => {
   const { client } = server.deps.clickhouse
-  await insertRaw(client, ([...Array.from({ length: 10 }, (_, i) => row('gone', i, i)), ...Array.from({ length: 5 }, (_, i) => row('kept', i, i))]), new Date(Date.now() - 200 * DAY))
-  await insertRaw(client, (Array.from({ length: 3 }, (_, i) => row('gone', i, i))))
+  await insertRaw(
+    client,
+    [
+      ...Array.from({ length: 10 }, (_, i) => row('gone', i, i)),
+      ...Array.from({ length: 5 }, (_, i) => row('kept', i, i)),
+    ],
+    new Date(Date.now() - 200 * DAY),
+  )
+  await insertRaw(
+    client,
+    Array.from({ length: 3 }, (_, i) => row('gone', i, i)),
+  )
   const others = async () => (await snapshot(server)).filter((aggregate) => aggregate.measure_name !== 'gone')
   const before = await others()
 
@@ -65,7 +100,9 @@ function recorder(answers: Record<string, unknown>[][]) {
   return { client: { query: record, command: record } as unknown as Queries, statements }
 }
 
-test('on a cluster, partitions are read over every shard and changed on the shard-local tables, ON CLUSTER', async ({ server }) => {
+test('on a cluster, partitions are read over every shard and changed on the shard-local tables, ON CLUSTER', async ({
+  server,
+}) => {
   const purge = recorder([[{ measure_name: 'a', n: 3 }], [{ partition: '20220103' }]])
   await purgeRawMeasures(purge.client, ['a'], new Date(0), 'c1')
   const cutoff = "toDateTime64({cutoff:Float64}, 3, 'UTC')"
@@ -80,7 +117,10 @@ test('on a cluster, partitions are read over every shard and changed on the shar
   await deleteMeasureData(remove.client, 'a', 'c1')
   assert.equal(
     remove.statements.slice(-2),
-    ['aggregates', 'imported_aggregates'].map((table) => `ALTER TABLE ${table}_local ON CLUSTER c1 DELETE WHERE measure_name = {name:String} SETTINGS mutations_sync = 2`),
+    ['aggregates', 'imported_aggregates'].map(
+      (table) =>
+        `ALTER TABLE ${table}_local ON CLUSTER c1 DELETE WHERE measure_name = {name:String} SETTINGS mutations_sync = 2`,
+    ),
   )
   // The embedded engine cannot run them, but its parser checks every one.
   for (const statement of [...purge.statements, ...remove.statements]) {

@@ -26,7 +26,10 @@ test('purges at start and then on schedule, one run at a time; a failure is logg
       await sleep(50) // longer than the interval
       running--
       if (cutoffs.length === 2) throw new Error('ClickHouse is away')
-      return [{ measureName: 'm', removed: 3 }, { measureName: 'n', removed: 0 }]
+      return [
+        { measureName: 'm', removed: 3 },
+        { measureName: 'n', removed: 0 },
+      ]
     },
   })
   assert.is(cutoffs.length, 1, 'the first run starts at once')
@@ -40,27 +43,51 @@ test('purges at start and then on schedule, one run at a time; a failure is logg
   await sleep(60)
   assert.is(cutoffs.length, runs, 'no run after stop')
   const done = lines.find((line) => line.msg === 'retention purge')!
-  assert.equal(done, { level: 30, msg: 'retention purge', before: new Date(cutoffs[0]).toISOString(), measures: 2, removed: 3, byMeasure: { m: 3 } })
+  assert.equal(done, {
+    level: 30,
+    msg: 'retention purge',
+    before: new Date(cutoffs[0]).toISOString(),
+    measures: 2,
+    removed: 3,
+    byMeasure: { m: 3 },
+  })
   assert.ok(lines.some((line) => line.msg === 'retention purge failed'))
   const counted = (await metrics.purges.retentionRuns.get()).values.map(({ labels, value }) => [labels.outcome, value])
-  assert.equal(counted, [['ok', runs - 1], ['failed', 1]])
+  assert.equal(counted, [
+    ['ok', runs - 1],
+    ['failed', 1],
+  ])
 })
 
 test('dacc serve with retention.rawDays purges old raw measures on schedule; /aggregate answers stay byte-identical', async () => {
   const server = await startTestServer({ retention: { rawDays: 90, intervalMs: 100 } })
   try {
-    server.define({ name: 'kept-stats', group1Key: 'device', aggregationThreshold: 2, accessApp: true, withQuartiles: true })
+    server.define({
+      name: 'kept-stats',
+      group1Key: 'device',
+      aggregationThreshold: 2,
+      accessApp: true,
+      withQuartiles: true,
+    })
     await insertReceived(server, 'kept-stats', 60, 200)
     await insertReceived(server, 'kept-stats', 30, 100)
     await insertReceived(server, 'kept-stats', 20, 1)
     const before = await aggregateAnswers(server, 'kept-stats')
-    const raw = async () => (await server.query<{ n: number }>("SELECT count() AS n FROM raw_measures WHERE measure_name = 'kept-stats'"))[0].n
+    const raw = async () =>
+      (await server.query<{ n: number }>("SELECT count() AS n FROM raw_measures WHERE measure_name = 'kept-stats'"))[0]
+        .n
     for (let waited = 0; (await raw()) !== 20 && waited < 10_000; waited += 100) await sleep(100)
     assert.is(await raw(), 20, 'only the measures received within 90 days are left')
     assert.equal(await aggregateAnswers(server, 'kept-stats'), before)
-    assert.ok(before.every((answer) => answer.startsWith('200 [{')), before[0])
+    assert.ok(
+      before.every((answer) => answer.startsWith('200 [{')),
+      before[0],
+    )
     const [record] = server.deps.definitions.list()
-    assert.ok(record.lastPurgeAt && Date.now() - Date.parse(record.lastPurgeAt) < 10_000, `last purge: ${record.lastPurgeAt}`)
+    assert.ok(
+      record.lastPurgeAt && Date.now() - Date.parse(record.lastPurgeAt) < 10_000,
+      `last purge: ${record.lastPurgeAt}`,
+    )
   } finally {
     await server.close()
   }

@@ -14,7 +14,8 @@ test.after(async ({ server }) => server.close())
 
 const TOKEN_LINE = /^Token created for ([^:]+): (\S+)\n$/
 
-const postWith = (server: TestServer, token: string) => server.post('/measure', { measureName: 'm', value: 1, startDate: '2022-01-01' }, token)
+const postWith = (server: TestServer, token: string) =>
+  server.post('/measure', { measureName: 'm', value: 1, startDate: '2022-01-01' }, token)
 
 test('create prints the token line; the running server accepts the token at once', async ({ server, env }) => {
   const { code, stdout } = await runCli(['token', 'create', 'acme'], env)
@@ -68,7 +69,15 @@ test('an expired token is refused', async ({ server }) => {
 })
 
 test('bad arguments: one line on stderr, non-zero exit', async ({ env }) => {
-  for (const args of [['token', 'get', 'nobody'], ['token', 'update', 'nobody'], ['token', 'create'], ['token', 'create', ''], ['token', 'frobnicate', 'x'], ['token', 'create', 'x', '--scopes', 'admin'], ['nope']]) {
+  for (const args of [
+    ['token', 'get', 'nobody'],
+    ['token', 'update', 'nobody'],
+    ['token', 'create'],
+    ['token', 'create', ''],
+    ['token', 'frobnicate', 'x'],
+    ['token', 'create', 'x', '--scopes', 'admin'],
+    ['nope'],
+  ]) {
     const { code, stdout, stderr } = await runCli(args, env)
     assert.is.not(code, 0, args.join(' '))
     assert.is(stdout, '', args.join(' '))
@@ -77,7 +86,13 @@ test('bad arguments: one line on stderr, non-zero exit', async ({ env }) => {
 })
 
 test('--help on every command', async ({ env }) => {
-  for (const args of [['--help'], ['token', '--help'], ['token', 'create', '--help'], ['serve', '--help'], ['insert-definitions-json', '--help']]) {
+  for (const args of [
+    ['--help'],
+    ['token', '--help'],
+    ['token', 'create', '--help'],
+    ['serve', '--help'],
+    ['insert-definitions-json', '--help'],
+  ]) {
     const { code, stdout } = await runCli(args, env)
     assert.is(code, 0, args.join(' '))
     assert.match(stdout, /Usage:/, args.join(' '))

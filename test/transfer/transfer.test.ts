@@ -10,7 +10,11 @@ const definitions = [{ name: 'moved', group1Key: 'g', aggregationThreshold: 2, a
 async function answers(server: TestServer, token: string) {
   const bodies: string[] = []
   for (const period of [undefined, 'week', 'month']) {
-    const response = await server.post('/aggregate', { measureName: 'moved', startDate: '2022-01-01', endDate: '2022-03-01', period, wildcard: 'group1' }, token)
+    const response = await server.post(
+      '/aggregate',
+      { measureName: 'moved', startDate: '2022-01-01', endDate: '2022-03-01', period, wildcard: 'group1' },
+      token,
+    )
     bodies.push(await response.text())
   }
   return bodies
@@ -24,11 +28,19 @@ test('an export loaded into another embedded store answers the same, raw rows in
   try {
     source.define(...definitions)
     token = await source.token()
-    const measures = Array.from({ length: 300 }, (_, i) => ({ measureName: 'moved', value: (i * 37) % 101, startDate: `2022-0${1 + (i % 2)}-${String(1 + (i % 28)).padStart(2, '0')}`, group1: { g: `v${i % 4}` } }))
+    const measures = Array.from({ length: 300 }, (_, i) => ({
+      measureName: 'moved',
+      value: (i * 37) % 101,
+      startDate: `2022-0${1 + (i % 2)}-${String(1 + (i % 28)).padStart(2, '0')}`,
+      group1: { g: `v${i % 4}` },
+    }))
     assert.is((await source.post('/measures', measures, token)).status, 201)
     expected = await answers(source, token)
     assert.ok(expected.every((body) => JSON.parse(body).length > 0))
-    assert.equal(await exportData(source.deps.clickhouse.client, dir), { aggregates: await count(source, 'aggregates'), raw_measures: 300 })
+    assert.equal(await exportData(source.deps.clickhouse.client, dir), {
+      aggregates: await count(source, 'aggregates'),
+      raw_measures: 300,
+    })
   } finally {
     await source.close()
   }
@@ -42,8 +54,19 @@ test('an export loaded into another embedded store answers the same, raw rows in
     assert.equal(await answers(target, targetToken), expected)
     assert.is(await count(target, 'raw_measures'), 300)
     // The view is attached again: new measures are aggregated as before.
-    assert.is((await target.post('/measure', { measureName: 'moved', value: 1, startDate: '2022-01-01', group1: { g: 'v0' } }, targetToken)).status, 201)
-    const [{ n }] = await target.query<{ n: number }>("SELECT sum(count) AS n FROM aggregates WHERE measure_name = 'moved'")
+    assert.is(
+      (
+        await target.post(
+          '/measure',
+          { measureName: 'moved', value: 1, startDate: '2022-01-01', group1: { g: 'v0' } },
+          targetToken,
+        )
+      ).status,
+      201,
+    )
+    const [{ n }] = await target.query<{ n: number }>(
+      "SELECT sum(count) AS n FROM aggregates WHERE measure_name = 'moved'",
+    )
     assert.is(n, 301)
   } finally {
     await target.close()

@@ -44,7 +44,8 @@ export function drawChart(svg, { dates, series, statistic }) {
   const [tMin, tMax] = [times[0], times.at(-1)]
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom
-  const x = (index) => MARGIN.left + (tMax === tMin ? plotWidth / 2 : ((times[index] - tMin) / (tMax - tMin)) * plotWidth)
+  const x = (index) =>
+    MARGIN.left + (tMax === tMin ? plotWidth / 2 : ((times[index] - tMin) / (tMax - tMin)) * plotWidth)
   const y = (value) => MARGIN.top + plotHeight - ((value - yMin) / (yMax - yMin)) * plotHeight
 
   for (const tick of yTicks) {
@@ -52,9 +53,17 @@ export function drawChart(svg, { dates, series, statistic }) {
     svg.append(svgNode('text', { x: MARGIN.left - 6, y: y(tick) + 4, 'text-anchor': 'end' }, String(tick)))
   }
   const labelCount = Math.min(dates.length, 6)
-  const labelled = new Set(Array.from({ length: labelCount }, (_, i) => Math.round((i * (dates.length - 1)) / Math.max(labelCount - 1, 1))))
+  const labelled = new Set(
+    Array.from({ length: labelCount }, (_, i) => Math.round((i * (dates.length - 1)) / Math.max(labelCount - 1, 1))),
+  )
   for (const index of labelled) {
-    svg.append(svgNode('text', { x: x(index), y: HEIGHT - MARGIN.bottom + 18, 'text-anchor': 'middle' }, dateLabel(dates[index])))
+    svg.append(
+      svgNode(
+        'text',
+        { x: x(index), y: HEIGHT - MARGIN.bottom + 18, 'text-anchor': 'middle' },
+        dateLabel(dates[index]),
+      ),
+    )
   }
   svg.append(svgNode('line', { class: 'axis', x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(yMin), y2: y(yMin) }))
   svg.append(svgNode('line', { class: 'axis', x1: MARGIN.left, x2: MARGIN.left, y1: MARGIN.top, y2: y(yMin) }))
@@ -70,7 +79,14 @@ export function drawChart(svg, { dates, series, statistic }) {
     group.append(svgNode('path', { d: path, fill: 'none', stroke: line.color, 'stroke-width': 2 }))
     line.values.forEach((value, index) => {
       if (value === undefined) return
-      const point = svgNode('circle', { cx: x(index), cy: y(value), r: 3.5, fill: line.color, 'data-date': dates[index], 'data-value': value })
+      const point = svgNode('circle', {
+        cx: x(index),
+        cy: y(value),
+        r: 3.5,
+        fill: line.color,
+        'data-date': dates[index],
+        'data-value': value,
+      })
       point.append(svgNode('title', {}, `${line.label} · ${dateLabel(dates[index])}: ${statistic} ${value}`))
       group.append(point)
     })

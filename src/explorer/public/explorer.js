@@ -42,9 +42,15 @@ async function loadMeasures() {
   } catch (err) {
     return say(`Could not load the measures: ${err.message}`, true)
   }
-  $('measure').replaceChildren(...definitions.map((definition) => element('option', { value: definition.name }, definition.name)))
+  $('measure').replaceChildren(
+    ...definitions.map((definition) => element('option', { value: definition.name }, definition.name)),
+  )
   $('query').hidden = definitions.length === 0
-  say(definitions.length ? `${definitions.length} measures may be read with this token.` : 'This token may read no measure.')
+  say(
+    definitions.length
+      ? `${definitions.length} measures may be read with this token.`
+      : 'This token may read no measure.',
+  )
   if (definitions.length) pickMeasure()
 }
 
@@ -66,11 +72,17 @@ function pickMeasure() {
     groups.length ? `groups: ${groups.join(', ')}` : 'no groups',
     definition.aggregationPeriod ? `sent per ${definition.aggregationPeriod}` : '',
     `threshold: ${definition.aggregationThreshold} contributions`,
-  ].filter(Boolean).join(' · ')
+  ]
+    .filter(Boolean)
+    .join(' · ')
 }
 
 function queryOf(definition) {
-  const params = new URLSearchParams({ measureName: definition.name, startDate: $('start').value, endDate: $('end').value })
+  const params = new URLSearchParams({
+    measureName: definition.name,
+    startDate: $('start').value,
+    endDate: $('end').value,
+  })
   if ($('period').value) params.set('period', $('period').value)
   const wildcard = [...$('wildcards').querySelectorAll('input:checked')].map((box) => box.value)
   if (wildcard.length) params.set('wildcard', wildcard.join(','))
@@ -95,7 +107,9 @@ async function show() {
 /** One line per (createdBy, groups) combination, labelled with what distinguishes it. */
 function seriesLabel(row, keys) {
   const parts = row.createdBy === undefined ? [] : [row.createdBy]
-  keys.forEach((key, index) => key !== null && parts.push(`${key}: ${row[GROUPS[index]]?.[key]}`))
+  keys.forEach((key, index) => {
+    if (key !== null) parts.push(`${key}: ${row[GROUPS[index]]?.[key]}`)
+  })
   return parts.join(' · ') || 'all'
 }
 
@@ -104,7 +118,9 @@ function render() {
   const statistic = $('statistic').value
   const keys = keysOf(definition)
   $('result').hidden = false
-  const rolledUp = params.has('wildcard') || rows.some((row) => GROUPS.some((group) => row[group] && Object.values(row[group])[0] === '*'))
+  const rolledUp =
+    params.has('wildcard') ||
+    rows.some((row) => GROUPS.some((group) => row[group] && Object.values(row[group])[0] === '*'))
   $('threshold').textContent =
     `Buckets with fewer than ${definition.aggregationThreshold} contributions are never returned, to keep contributors anonymous: ` +
     'they are simply absent from the chart and the table (a line breaks where a bucket is missing).' +
@@ -113,7 +129,8 @@ function render() {
   const byLabel = new Map()
   for (const row of rows) {
     const label = seriesLabel(row, keys)
-    if (!byLabel.has(label)) byLabel.set(label, { label, color: PALETTE[byLabel.size % PALETTE.length], values: dates.map(() => undefined) })
+    if (!byLabel.has(label))
+      byLabel.set(label, { label, color: PALETTE[byLabel.size % PALETTE.length], values: dates.map(() => undefined) })
     byLabel.get(label).values[dates.indexOf(row.startDate)] = row[statistic]
   }
   const series = [...byLabel.values()]
@@ -137,9 +154,17 @@ function renderTable(definition, rows, statistic) {
   const keys = keysOf(definition)
   const columns = [
     { title: 'startDate', text: true, value: (row) => row.startDate },
-    ...(rows.some((row) => row.createdBy !== undefined) ? [{ title: 'createdBy', text: true, value: (row) => row.createdBy ?? '' }] : []),
-    ...keys.flatMap((key, index) => (key === null ? [] : [{ title: key, text: true, value: (row) => row[GROUPS[index]]?.[key] ?? '' }])),
-    ...statisticsOf(definition).map((name) => ({ title: name, chosen: name === statistic, value: (row) => row[name] ?? '' })),
+    ...(rows.some((row) => row.createdBy !== undefined)
+      ? [{ title: 'createdBy', text: true, value: (row) => row.createdBy ?? '' }]
+      : []),
+    ...keys.flatMap((key, index) =>
+      key === null ? [] : [{ title: key, text: true, value: (row) => row[GROUPS[index]]?.[key] ?? '' }],
+    ),
+    ...statisticsOf(definition).map((name) => ({
+      title: name,
+      chosen: name === statistic,
+      value: (row) => row[name] ?? '',
+    })),
   ]
   const classOf = (column) => [column.text ? 'text' : '', column.chosen ? 'chosen' : ''].join(' ').trim()
   const head = element('tr')
