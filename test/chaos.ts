@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { openClickHouse } from '../src/clickhouse/client.ts'
 import { loadConfig } from '../src/config.ts'
 import { freePort } from './helpers/ports.ts'
-import { preparedDataDir, serveProcess, type ServeProcess } from './helpers/server.ts'
+import { postStatus, preparedDataDir, serveProcess, type ServeProcess } from './helpers/server.ts'
 import { prng } from './helpers/random.ts'
 
 export type ChaosOptions = {
@@ -52,20 +52,7 @@ export async function runChaos({
   let retries = 0
   const unkeyed = { acknowledged: 0, sent: 0 }
 
-  const post = (route: string, body: unknown, key?: string) =>
-    fetch(url + route, {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/json',
-        Authorization: `Bearer ${token}`,
-        ...(key ? { 'Idempotency-Key': key } : {}),
-      },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(3000),
-    }).then(
-      (response) => response.status,
-      () => 0, // no answer: refused, cut, or timed out
-    )
+  const post = (route: string, body: unknown, key?: string) => postStatus(url + route, token, body, key, 3000)
   const counted = async (measureName: string) => {
     const response = await fetch(`${url}/aggregate?measureName=${measureName}&startDate=${DATE}&endDate=2022-01-02`, {
       headers: { Authorization: `Bearer ${token}` },

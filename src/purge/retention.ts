@@ -11,6 +11,13 @@ export type RetentionOptions = {
   purge: (before: Date) => Promise<PurgeResult>
   logger: Logger
   metrics: Metrics['purges']
+  /** Calls `tick` every `ms` until the returned stop is called; setInterval (unref'd) by default, a test's hand otherwise. */
+  every?: (tick: () => void, ms: number) => () => void
+}
+
+const everyInterval = (tick: () => void, ms: number) => {
+  const timer = setInterval(tick, ms).unref()
+  return () => clearInterval(timer)
 }
 
 export type Retention = { stop(): Promise<void> }
@@ -21,7 +28,14 @@ export type Retention = { stop(): Promise<void> }
  * timer is unref'd, so it never keeps the process alive; `stop` waits for a run in progress, so the
  * server closes ClickHouse only after it.
  */
-export function scheduleRetention({ days, intervalMs, purge, logger, metrics }: RetentionOptions): Retention {
+export function scheduleRetention({
+  days,
+  intervalMs,
+  purge,
+  logger,
+  metrics,
+  every = everyInterval,
+}: RetentionOptions): Retention {
   let running: Promise<void> | undefined
   const runOnce = async () => {
     const before = new Date(Date.now() - days * DAY_MS)
@@ -47,10 +61,10 @@ export function scheduleRetention({ days, intervalMs, purge, logger, metrics }: 
     running ??= runOnce().finally(() => (running = undefined))
   }
   tick()
-  const timer = setInterval(tick, intervalMs).unref()
+  const stopTicking = every(tick, intervalMs)
   return {
     stop: async () => {
-      clearInterval(timer)
+      stopTicking()
       await running
     },
   }

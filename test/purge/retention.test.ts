@@ -10,51 +10,71 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 test('purges at start and then on schedule, one run at a time; a failure is logged and the next run retries; stop waits', async () => {
   const { logger, lines } = capturingLogger()
-  const cutoffs: number[] = []
-  let running = 0
-  let overlapped = false
   const metrics = createMetrics({ backlog: () => 0, backlogLimit: 1 })
+  // The schedule's ticks and each purge's end are in the test's hands: nothing waits on the clock.
+  let tick = () => {}
+  let ticking = true
+  const runs: { before: number; finish: (error?: Error) => void }[] = []
   const retention = scheduleRetention({
     days: 90,
-    intervalMs: 20,
+    intervalMs: 3_600_000,
     logger,
     metrics: metrics.purges,
-    purge: async (before) => {
-      overlapped ||= running > 0
-      running++
-      cutoffs.push(before.getTime())
-      await sleep(50) // longer than the interval
-      running--
-      if (cutoffs.length === 2) throw new Error('ClickHouse is away')
-      return [
-        { measureName: 'm', removed: 3 },
-        { measureName: 'n', removed: 0 },
-      ]
+    every: (fn) => {
+      tick = fn
+      return () => (ticking = false)
     },
+    purge: (before) =>
+      new Promise((resolve, reject) => {
+        runs.push({
+          before: before.getTime(),
+          finish: (error) =>
+            error
+              ? reject(error)
+              : resolve([
+                  { measureName: 'm', removed: 3 },
+                  { measureName: 'n', removed: 0 },
+                ]),
+        })
+      }),
   })
-  assert.is(cutoffs.length, 1, 'the first run starts at once')
-  assert.ok(Math.abs(cutoffs[0] - (Date.now() - 90 * DAY_MS)) < 1000)
-  await sleep(250)
-  await retention.stop()
-  assert.is(running, 0, 'stop waited for the run in progress')
-  const runs = cutoffs.length
-  assert.ok(runs >= 3, `ran ${runs} times`)
-  assert.not.ok(overlapped)
-  await sleep(60)
-  assert.is(cutoffs.length, runs, 'no run after stop')
-  const done = lines.find((line) => line.msg === 'retention purge')!
-  assert.equal(done, {
-    level: 30,
-    msg: 'retention purge',
-    before: new Date(cutoffs[0]).toISOString(),
-    measures: 2,
-    removed: 3,
-    byMeasure: { m: 3 },
-  })
+  const settle = () => new Promise((resolve) => setImmediate(resolve))
+  assert.is(runs.length, 1, 'the first run starts at once')
+  assert.ok(Math.abs(runs[0].before - (Date.now() - 90 * DAY_MS)) < 1000)
+  tick()
+  assert.is(runs.length, 1, 'a tick while a run is in progress starts none')
+  runs[0].finish()
+  await settle()
+  tick()
+  assert.is(runs.length, 2, 'the next tick starts the next run')
+  runs[1].finish(new Error('ClickHouse is away'))
+  await settle()
   assert.ok(lines.some((line) => line.msg === 'retention purge failed'))
+  tick()
+  assert.is(runs.length, 3, 'a failed run is retried at the next tick')
+  const stopped = retention.stop().then(() => 'stopped')
+  assert.not.ok(ticking, 'stop ends the schedule at once')
+  assert.is(
+    await Promise.race([stopped, settle().then(() => 'waiting')]),
+    'waiting',
+    'stop waits for the run in progress',
+  )
+  runs[2].finish()
+  assert.is(await stopped, 'stopped')
+  assert.equal(
+    lines.find((line) => line.msg === 'retention purge'),
+    {
+      level: 30,
+      msg: 'retention purge',
+      before: new Date(runs[0].before).toISOString(),
+      measures: 2,
+      removed: 3,
+      byMeasure: { m: 3 },
+    },
+  )
   const counted = (await metrics.purges.retentionRuns.get()).values.map(({ labels, value }) => [labels.outcome, value])
   assert.equal(counted, [
-    ['ok', runs - 1],
+    ['ok', 2],
     ['failed', 1],
   ])
 })
