@@ -74,7 +74,11 @@ export async function startServer(
     const clickhouse = await openClickHouse(config)
     closers.push(() => clickhouse.close())
     // Counted from the start, read through the metrics listener (below); the writer exists by then.
-    const metrics = createMetrics({ backlog: () => writer.backlog, backlogLimit: config.ingest.maxQueuedRows })
+    const metrics = createMetrics({
+      backlog: () => writer.backlog,
+      backlogLimit: config.ingest.maxQueuedRows,
+      cacheBytes: () => cache.bytes,
+    })
     const cache = new BucketCache({
       client: clickhouse.client,
       maxStalenessMs: config.aggregate.maxStalenessMs,

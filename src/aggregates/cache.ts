@@ -132,6 +132,11 @@ export class BucketCache {
     })
   }
 
+  /** The cells' estimated memory, bounded by the options' maxBytes. */
+  get bytes(): number {
+    return this.#bytes
+  }
+
   close(): void {
     clearInterval(this.#refresher)
   }

@@ -20,12 +20,19 @@ export class Pending {
   add(segment: string, measures: StoredMeasure[]): void {
     let byMeasure = this.#segments.get(segment)
     if (!byMeasure) this.#segments.set(segment, (byMeasure = new Map()))
+    // A batch's measures mostly share their measure and month: the maps are looked up on a change.
+    let rows: Map<string, Accumulator> | undefined
+    let measureName = ''
+    let month = ''
     for (const measure of measures) {
-      const month = measure.startDate.slice(0, 7)
-      let byMonth = byMeasure.get(measure.measureName)
-      if (!byMonth) byMeasure.set(measure.measureName, (byMonth = new Map()))
-      let rows = byMonth.get(month)
-      if (!rows) byMonth.set(month, (rows = new Map()))
+      if (rows === undefined || measure.measureName !== measureName || !measure.startDate.startsWith(month)) {
+        measureName = measure.measureName
+        month = measure.startDate.slice(0, 7)
+        let byMonth = byMeasure.get(measureName)
+        if (!byMonth) byMeasure.set(measureName, (byMonth = new Map()))
+        rows = byMonth.get(month)
+        if (!rows) byMonth.set(month, (rows = new Map()))
+      }
       const key = rowKey(measure)
       const accumulator = rows.get(key)
       if (accumulator) add(accumulator, measure)

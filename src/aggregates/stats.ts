@@ -100,16 +100,14 @@ const LEVELS = [0.25, 0.5, 0.75] as const
  * First quartile, median and third quartile of the values, exactly as ClickHouse's
  * quantilesExactInclusive computes them (R-7, PostgreSQL percentile_cont, numpy's default): the
  * same floating-point operations in the same order, so answers match the engine's to the bit.
- * Null for no values. A row and its few pending values (two runs) are read without merging them.
+ * Null for no values. The values are read across their sorted runs, never merged: a row and its
+ * pending values, or the thirty days of a month, cost a few binary searches.
  */
 export function quartiles(runs: Float64Array[]): [number, number, number] | null {
-  const size = runs.reduce((total, run) => total + run.length, 0)
-  if (size === 0) return null
   const nonEmpty = runs.filter((run) => run.length > 0)
-  const sorted = nonEmpty.length === 1 ? nonEmpty[0] : undefined
-  const pair = nonEmpty.length === 2 ? nonEmpty : undefined
-  const merged = (sorted ?? pair) ? undefined : oneRun(nonEmpty)
-  const at = (index: number) => (sorted ?? merged)?.[index] ?? kthOfTwo(pair![0], pair![1], index)
+  const size = nonEmpty.reduce((total, run) => total + run.length, 0)
+  if (size === 0) return null
+  const at = nonEmpty.length === 1 ? (index: number) => nonEmpty[0][index] : (index: number) => kthOfRuns(nonEmpty, index)
   return LEVELS.map((level) => {
     const h = level * (size - 1) + 1
     const n = Math.floor(h)
@@ -118,19 +116,42 @@ export function quartiles(runs: Float64Array[]): [number, number, number] | null
   }) as [number, number, number]
 }
 
-/** The value at `index` (0-based) of the sorted union of two sorted runs, in O(log n). */
-function kthOfTwo(a: Float64Array, b: Float64Array, index: number): number {
-  // Take i values from a and index + 1 - i from b: the smallest i whose next value of a is not
-  // below the last taken from b.
-  let low = Math.max(0, index + 1 - b.length)
-  let high = Math.min(index + 1, a.length)
-  while (low < high) {
-    const i = (low + high) >> 1
-    if (a[i] < b[index - i]) low = i + 1
-    else high = i
+/**
+ * The value at `index` (0-based) of the sorted union of sorted runs: a pivot from the widest run's
+ * window, counted below and up to it in every run by binary search, narrows every window to the
+ * side holding the answer, each round at least halving the widest one.
+ */
+function kthOfRuns(runs: Float64Array[], index: number): number {
+  const low = runs.map(() => 0)
+  const high = runs.map((run) => run.length)
+  for (;;) {
+    let widest = 0
+    for (let r = 1; r < runs.length; r++) if (high[r] - low[r] > high[widest] - low[widest]) widest = r
+    const pivot = runs[widest][(low[widest] + high[widest]) >> 1]
+    let below = 0
+    let upTo = 0
+    for (const run of runs) {
+      below += bound(run, pivot, false)
+      upTo += bound(run, pivot, true)
+    }
+    if (index >= below && index < upTo) return pivot
+    runs.forEach((run, r) => {
+      if (index < below) high[r] = Math.min(high[r], bound(run, pivot, false))
+      else low[r] = Math.max(low[r], bound(run, pivot, true))
+    })
   }
-  const j = index + 1 - low
-  return Math.max(low > 0 ? a[low - 1] : -Infinity, j > 0 ? b[j - 1] : -Infinity)
+}
+
+/** How many values of a sorted run are below `value` (or, `inclusive`, not above it). */
+function bound(run: Float64Array, value: number, inclusive: boolean): number {
+  let low = 0
+  let high = run.length
+  while (low < high) {
+    const middle = (low + high) >> 1
+    if (run[middle] < value || (inclusive && run[middle] === value)) low = middle + 1
+    else high = middle
+  }
+  return low
 }
 
 function oneRun(runs: Float64Array[]): Float64Array {

@@ -73,7 +73,7 @@ export function definitionsCommands(): CAC {
 
 /** The group keys, positions kept: `slug,-,status` (trailing absent groups left out; none: `-`). */
 function groupsOf(definition: Definition): string {
-  const keys = groupKeys(definition)
+  const keys = [...groupKeys(definition)]
   while (keys.length > 0 && keys.at(-1) === null) keys.pop()
   return keys.map((key) => key ?? '-').join(',') || '-'
 }

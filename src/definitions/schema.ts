@@ -123,9 +123,13 @@ export const definitionsFileSchema = {
   properties: { definitions: { type: 'array', items: definitionSchema } },
 } as const
 
-/** The group keys a definition declares, by position (index 0 = group1). */
-export function groupKeys(definition: Definition): (string | null)[] {
-  return [definition.group1Key ?? null, definition.group2Key ?? null, definition.group3Key ?? null]
+const keysOf = new WeakMap<Definition, readonly (string | null)[]>()
+
+/** The group keys a definition declares, by position (index 0 = group1); one array a definition (it is read per measure of a batch). */
+export function groupKeys(definition: Definition): readonly (string | null)[] {
+  let keys = keysOf.get(definition)
+  if (!keys) keysOf.set(definition, (keys = Object.freeze([definition.group1Key ?? null, definition.group2Key ?? null, definition.group3Key ?? null])))
+  return keys
 }
 
 /** The first of `groups` that the definition has no key for: a rollup of it would mean nothing. */

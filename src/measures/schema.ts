@@ -100,7 +100,7 @@ export function toMeasure(body: unknown, findDefinition: (name: string) => Defin
   if (faulty.has('value')) throw badRequest('value type is incorrect, it must be a number')
   if (measure.startDate == null) throw badRequest('startDate must be given')
   if (faulty.has('startDate')) throw badRequest('startDate type is incorrect, it must be a date')
-  if (GROUPS.some((name) => faulty.has(name))) throw badRequest('groups format is incorrect')
+  if (faulty !== NO_FAULTS && GROUPS.some((name) => faulty.has(name))) throw badRequest('groups format is incorrect')
   const keys = groupKeys(definition)
   const values = ['', '', '']
   for (let index = 0; index < GROUPS.length; index++) {

@@ -7,6 +7,8 @@ export type MetricSources = {
   backlog(): number
   /** The most the backlog may hold before writes get 503 (ingest.maxQueuedRows). */
   backlogLimit: number
+  /** The read cache's estimate of its memory (bounded by aggregate.cacheMb). */
+  cacheBytes(): number
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
@@ -28,7 +30,7 @@ const SEGMENT_MEASURES = [1, 10, 100, 1000, 5000, 10000, 25000, 50000, 65000]
  * text (docs/observability.md lists each metric with its labels). Counting is always on, and
  * cheap; the registry is read only by the metrics listener (src/metrics/listener.ts).
  */
-export function createMetrics({ backlog, backlogLimit }: MetricSources) {
+export function createMetrics({ backlog, backlogLimit, cacheBytes }: MetricSources) {
   const registry = new Registry()
   const registers = [registry]
   const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
@@ -106,6 +108,14 @@ export function createMetrics({ backlog, backlogLimit }: MetricSources) {
         'Aggregate reads answered from the cache without a ClickHouse query (cache) or after one (engine)',
         ['source'],
       ),
+      cacheBytes: new Gauge({
+        name: 'dacc_aggregate_cache_bytes',
+        help: 'Memory the cached bucket statistics take, as estimated against aggregate.cacheMb',
+        registers,
+        collect() {
+          this.set(cacheBytes())
+        },
+      }),
       querySeconds: histogram(
         'dacc_engine_query_duration_seconds',
         'Time of one ClickHouse query of the read cache (stats: bucket statistics, month_counts: freshness check)',

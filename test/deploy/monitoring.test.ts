@@ -124,7 +124,7 @@ test("the dashboard has the issue's panels, each on the data source variable", (
 })
 
 test('every metric the dashboard and the alerts use is one the service exposes', async () => {
-  const metrics = createMetrics({ backlog: () => 0, backlogLimit: 1 })
+  const metrics = createMetrics({ backlog: () => 0, backlogLimit: 1, cacheBytes: () => 0 })
   collectProcessMetrics(metrics.registry)
   const exposed = new Set<string>(['up']) // Prometheus's own, per target
   for (const [, name, type] of (await metrics.registry.metrics()).matchAll(/^# TYPE (\S+) (\S+)$/gm)) {

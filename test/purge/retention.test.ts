@@ -10,7 +10,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 test('purges at start and then on schedule, one run at a time; a failure is logged and the next run retries; stop waits', async () => {
   const { logger, lines } = capturingLogger()
-  const metrics = createMetrics({ backlog: () => 0, backlogLimit: 1 })
+  const metrics = createMetrics({ backlog: () => 0, backlogLimit: 1, cacheBytes: () => 0 })
   // The schedule's ticks and each purge's end are in the test's hands: nothing waits on the clock.
   let tick = () => {}
   let ticking = true
