@@ -19,6 +19,10 @@ type Cell = {
   checkedAt: number
   usedAt: number
   bytes: number
+  /** Bumped by every fold: with the pending rows' version, tells whether `merged` still holds. */
+  version: number
+  /** The rows with the pending measures merged in, as of those versions: shared by the answers until either changes. */
+  merged?: { version: number; pending: number; rows: Stat[] }
 }
 
 export type CacheOptions = {
@@ -101,6 +105,7 @@ export class BucketCache {
             })
           cell.total += stat.count
         }
+        cell.version++
         this.#resize(cell)
       }
     }
@@ -215,7 +220,7 @@ export class BucketCache {
     const cells = new Map(
       months.map((month) => [
         month,
-        { measure, month, rows: new Map(), needs, total: 0, checkedAt: now, usedAt: now, bytes: 0 } as Cell,
+        { measure, month, rows: new Map(), needs, total: 0, checkedAt: now, usedAt: now, bytes: 0, version: 0 } as Cell,
       ]),
     )
     for (const stat of stats) {
@@ -237,16 +242,25 @@ export class BucketCache {
   /** The rows of `cells` with startDate in [from, to), each merged with its pending measures. */
   #rows(cells: Cell[], measure: string, from: string, to: string): Stat[] {
     const rows: Stat[] = []
-    const inRange = (stat: Stat) => stat.startDate >= from && stat.startDate < to
     for (const cell of cells) {
-      const pending = this.pending.rows(measure, cell.month)
-      for (const [key, stat] of cell.rows) {
-        if (!inRange(stat)) continue
-        const added = pending.get(key)
-        rows.push(added ? mergeStats(stat, strip(added, cell.needs)) : stat)
+      const pending = this.pending.version(measure, cell.month)
+      if (cell.merged?.version !== cell.version || cell.merged.pending !== pending) {
+        cell.merged = { version: cell.version, pending, rows: this.#merged(cell) }
       }
-      for (const [key, stat] of pending) if (!cell.rows.has(key) && inRange(stat)) rows.push(strip(stat, cell.needs))
+      for (const stat of cell.merged.rows) if (stat.startDate >= from && stat.startDate < to) rows.push(stat)
     }
+    return rows
+  }
+
+  /** The cell's rows, each merged with its pending measures. */
+  #merged(cell: Cell): Stat[] {
+    const pending = this.pending.rows(cell.measure, cell.month)
+    const rows: Stat[] = []
+    for (const [key, stat] of cell.rows) {
+      const added = pending.get(key)
+      rows.push(added ? mergeStats(stat, strip(added, cell.needs)) : stat)
+    }
+    for (const [key, stat] of pending) if (!cell.rows.has(key)) rows.push(strip(stat, cell.needs))
     return rows
   }
 

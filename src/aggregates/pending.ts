@@ -16,6 +16,8 @@ export type RowsByMonth = Map<string, Map<string, Map<string, Stat>>>
  */
 export class Pending {
   #segments = new Map<string, Map<string, Map<string, Map<string, Accumulator>>>>()
+  /** Per measure and month, bumped whenever its pending rows change: readers keep what they merged until then. */
+  #versions = new Map<string, number>()
 
   add(segment: string, measures: StoredMeasure[]): void {
     let byMeasure = this.#segments.get(segment)
@@ -32,6 +34,7 @@ export class Pending {
         if (!byMonth) byMeasure.set(measureName, (byMonth = new Map()))
         rows = byMonth.get(month)
         if (!rows) byMonth.set(month, (rows = new Map()))
+        this.#bump(measureName, month)
       }
       const key = rowKey(measure)
       const accumulator = rows.get(key)
@@ -47,11 +50,22 @@ export class Pending {
     const result: RowsByMonth = new Map()
     for (const [measure, byMonth] of byMeasure ?? []) {
       const months = new Map<string, Map<string, Stat>>()
+      for (const month of byMonth.keys()) this.#bump(measure, month)
       for (const [month, rows] of byMonth)
         months.set(month, new Map([...rows].map(([key, accumulator]) => [key, toStat(accumulator)])))
       result.set(measure, months)
     }
     return result
+  }
+
+  /** A number that changes whenever the pending rows of a measure in a month do. */
+  version(measure: string, month: string): number {
+    return this.#versions.get(`${measure}\0${month}`) ?? 0
+  }
+
+  #bump(measure: string, month: string): void {
+    const key = `${measure}\0${month}`
+    this.#versions.set(key, (this.#versions.get(key) ?? 0) + 1)
   }
 
   /** The pending rows of a measure in a month, each row merged over every segment. */

@@ -70,6 +70,7 @@ export function mergeStats(a: Stat, b: Stat): Stat {
 /** Adds `b` into `a` in place, its values in one run: the cache folds loaded measures into its rows this way. */
 export function foldInto(a: Stat, b: Stat): void {
   Object.assign(a, oneRunOf(mergeStats(a, b)))
+  quartilesOfRow.delete(a)
 }
 
 /** The stat with its values in one run (a copy when they were in several). */
@@ -88,10 +89,16 @@ export function std(stat: Stat): number {
   return stat.count > 1 ? Math.sqrt(stat.m2 / (stat.count - 1)) : 0
 }
 
+/** A row's quartiles, once computed: answers share a cell's rows (and merged rows) until they change. */
+const quartilesOfRow = new WeakMap<Stat, [number, number, number] | null>()
+
 /** Quartiles of a row (null: none kept); an imported row's as stored, none for a row partly known by final statistics. */
 export function quartilesOf(stat: Stat): [number, number, number] | null {
   if (stat.imported) return stat.imported.quartiles
-  return stat.partial ? null : quartiles(stat.values!)
+  if (stat.partial) return null
+  let result = quartilesOfRow.get(stat)
+  if (result === undefined) quartilesOfRow.set(stat, (result = quartiles(stat.values!)))
+  return result
 }
 
 const LEVELS = [0.25, 0.5, 0.75] as const
