@@ -29,5 +29,6 @@ await clickhouse.client.command({
 })
 // Merged as a server that has run a while has them: the reads are measured without the
 // background merges that a fresh bulk load would start in the measured server.
-for (const table of ['raw_measures', 'aggregates']) await clickhouse.client.command({ query: `OPTIMIZE TABLE ${table} FINAL` })
+for (const table of ['raw_measures', 'aggregates'])
+  await clickhouse.client.command({ query: `OPTIMIZE TABLE ${table} FINAL` })
 await clickhouse.close()

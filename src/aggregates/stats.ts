@@ -114,7 +114,8 @@ export function quartiles(runs: Float64Array[]): [number, number, number] | null
   const nonEmpty = runs.filter((run) => run.length > 0)
   const size = nonEmpty.reduce((total, run) => total + run.length, 0)
   if (size === 0) return null
-  const at = nonEmpty.length === 1 ? (index: number) => nonEmpty[0][index] : (index: number) => kthOfRuns(nonEmpty, index)
+  const at =
+    nonEmpty.length === 1 ? (index: number) => nonEmpty[0][index] : (index: number) => kthOfRuns(nonEmpty, index)
   return LEVELS.map((level) => {
     const h = level * (size - 1) + 1
     const n = Math.floor(h)

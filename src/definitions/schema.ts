@@ -128,7 +128,15 @@ const keysOf = new WeakMap<Definition, readonly (string | null)[]>()
 /** The group keys a definition declares, by position (index 0 = group1); one array a definition (it is read per measure of a batch). */
 export function groupKeys(definition: Definition): readonly (string | null)[] {
   let keys = keysOf.get(definition)
-  if (!keys) keysOf.set(definition, (keys = Object.freeze([definition.group1Key ?? null, definition.group2Key ?? null, definition.group3Key ?? null])))
+  if (!keys)
+    keysOf.set(
+      definition,
+      (keys = Object.freeze([
+        definition.group1Key ?? null,
+        definition.group2Key ?? null,
+        definition.group3Key ?? null,
+      ])),
+    )
   return keys
 }
 

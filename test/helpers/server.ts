@@ -124,10 +124,20 @@ export async function preparedDataDir(definitions: Partial<Definition>[]): Promi
  * The status of a POST to a `dacc serve` child with a bearer token (and an Idempotency-Key), or 0
  * when it got no answer (refused, cut, timed out): what a producer sees of a crash.
  */
-export function postStatus(url: string, token: string, body: unknown, key?: string, timeoutMs = 30_000): Promise<number> {
+export function postStatus(
+  url: string,
+  token: string,
+  body: unknown,
+  key?: string,
+  timeoutMs = 30_000,
+): Promise<number> {
   return fetch(url, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, ...(key ? { 'Idempotency-Key': key } : {}) },
+    headers: {
+      'Content-Type': 'application/json',
+      Authorization: `Bearer ${token}`,
+      ...(key ? { 'Idempotency-Key': key } : {}),
+    },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   }).then(
