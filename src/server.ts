@@ -10,6 +10,7 @@ import type { Config } from './config.ts'
 import { createDefinitions, type Definitions } from './definitions/definitions.ts'
 import { mirrorDefinitions, mirrorSource } from './definitions/mirror.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { completeRawChunks } from './import/chunks.ts'
 import { crashHook } from './measures/faults.ts'
 import { writeHealth } from './measures/health.ts'
 import { Journal } from './measures/journal.ts'
@@ -91,22 +92,20 @@ export async function startServer(
     // through this socket; opened before migrating, so a CLI started meanwhile finds it. It gets
     // an engine session of its own, as the retention purges do: the embedded engine hands what a
     // query that failed had begun to write to its session's next query, never to be a request's.
-    let run = countingPurges(
-      runLocally({ client: clickhouse.client, cluster: config.clickhouse.cluster }),
-      metrics.purges,
-    )
+    const where = { cluster: config.clickhouse.cluster, journalDir: config.ingest.journalDir }
+    let run = countingPurges(runLocally({ client: clickhouse.client, ...where }), metrics.purges)
     if (clickhouse.mode === 'embedded') {
       const session = await openClickHouse(config)
       closers.push(() => session.close())
-      run = countingPurges(
-        forgettingChanges(runLocally({ client: session.client, cluster: config.clickhouse.cluster }), cache),
-        metrics.purges,
-      )
+      run = countingPurges(forgettingChanges(runLocally({ client: session.client, ...where }), cache), metrics.purges)
       const operations: OperationsServer = await serveOperations(socketPath(config.dataDir), run, logger)
       closers.push(() => operations.close())
     }
     await migrate(clickhouse.client, { cluster: config.clickhouse.cluster })
     await mirrorDefinitions(clickhouse.client, mirrorSource(store))
+    // Chunks of an import-original killed mid-insert: completed before any other insert (src/import/chunks.ts).
+    const chunks = await completeRawChunks(clickhouse.client, config.ingest.journalDir)
+    if (chunks > 0) logger.info({ chunks }, 'completed the raw chunks of an interrupted import-original')
 
     const keys = IdempotencyKeys.open(config.ingest.journalDir, config.ingest.idempotencyWindowSeconds)
     closers.push(() => keys.close())

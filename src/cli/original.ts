@@ -29,8 +29,17 @@ export function addOriginalCommands(cli: CAC): void {
       const original = await openOriginal(options.postgres)
       try {
         await withStoreAndClickHouse(options, async (store, run, config) => {
-          // Without a server to have done it, a new store gets its ClickHouse schema here; a dry run changes nothing.
-          if (!options.dryRun) await run('migrate')
+          // Without a server to have done it, a new store gets its ClickHouse schema here, and the chunks
+          // of an import killed mid-insert are completed before anything else (src/import/chunks.ts);
+          // a dry run changes nothing.
+          if (!options.dryRun) {
+            await run('migrate')
+            const { chunks } = await run('completeImportedRaw')
+            if (chunks > 0)
+              console.log(
+                `Completed ${chunks} chunk${chunks === 1 ? '' : 's'} of raw measures an interrupted import had left`,
+              )
+          }
           await importOriginal(original, store, run, {
             dryRun: Boolean(options.dryRun),
             force: Boolean(options.force),

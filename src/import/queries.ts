@@ -1,4 +1,3 @@
-import crypto from 'node:crypto'
 import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { ClickHouseClient } from '../clickhouse/client.ts'
@@ -79,12 +78,9 @@ export async function insertImportedBuckets(client: ClickHouseClient, rows: stri
 
 /**
  * Inserts raw_measures rows (RAW_COLUMNS); the aggregate view counts those not in_imported_aggregates.
- * raw_measures drops an INSERT repeating a recent block (clickhouse/0006): the token, made of the
- * rows' original ids, makes that exactly "the same rows of the original again", never two chunks
- * that happen to hold equal values.
+ * `token` names the chunk (src/import/chunks.ts): inserted again, its blocks already in a table are dropped.
  */
-export async function insertImportedRaw(client: ClickHouseClient, rows: string, ids: number[]): Promise<void> {
-  const token = `dacc-original-${crypto.createHash('sha256').update(ids.join(',')).digest('hex').slice(0, 32)}`
+export async function insertImportedRaw(client: ClickHouseClient, rows: string, token: string): Promise<void> {
   await insert(
     client,
     `INSERT INTO raw_measures (${RAW_COLUMNS.join(', ')})

@@ -39,7 +39,7 @@ export async function insertSegment({ client, mode }: ClickHouse, segment: Segme
 }
 
 /** For the `between-raw-and-aggregates` crash test only (faults.ts): the view is attached again when the engine next opens. */
-export async function detachAggregateView({ client }: ClickHouse): Promise<void> {
+export async function detachAggregateView({ client }: Pick<ClickHouse, 'client'>): Promise<void> {
   await client.command({ query: 'DETACH TABLE aggregates_mv' })
 }
 

@@ -1,19 +1,17 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
 import { migrate } from '../clickhouse/migrate.ts'
 import { mirrorDefinitions, type MirrorSource } from '../definitions/mirror.ts'
-import {
-  clearImportedBuckets,
-  importedRawIds,
-  importTargetState,
-  insertImportedBuckets,
-  insertImportedRaw,
-} from '../import/queries.ts'
+import { completeRawChunks, insertRawChunk } from '../import/chunks.ts'
+import { clearImportedBuckets, importedRawIds, importTargetState, insertImportedBuckets } from '../import/queries.ts'
 import { deleteMeasureData, purgeRawMeasures, rawCounts } from '../purge/queries.ts'
 import { exportData } from '../transfer/transfer.ts'
 import { readOnlyQuery } from './sql.ts'
 
-/** What an operation works on: the ClickHouse client, and the cluster name ('' for one server). */
-export type OperationContext = { client: ClickHouseClient; cluster: string }
+/**
+ * What an operation works on: the ClickHouse client, the cluster name ('' for one server), and the
+ * journal directory of the process that runs it (an import's chunks are written ahead there).
+ */
+export type OperationContext = { client: ClickHouseClient; cluster: string; journalDir: string }
 
 /**
  * The ClickHouse work of the CLI, by name, one implementation each. An operation runs in the
@@ -45,8 +43,14 @@ export const OPERATIONS = {
   /** `rows`: JSONCompactEachRow text (src/import/mapping.ts). */
   insertImportedBuckets: ({ client }: OperationContext, { rows }: { measure: string; rows: string }) =>
     insertImportedBuckets(client, rows),
-  insertImportedRaw: ({ client }: OperationContext, { rows, ids }: { measure: string; rows: string; ids: number[] }) =>
-    insertImportedRaw(client, rows, ids),
+  insertImportedRaw: (
+    { client, journalDir }: OperationContext,
+    { rows, ids }: { measure: string; rows: string; ids: number[] },
+  ) => insertRawChunk(client, journalDir, rows, ids),
+  /** The chunks of an import killed mid-insert, completed (a running server did so at its start). */
+  completeImportedRaw: async ({ client, journalDir }: OperationContext) => ({
+    chunks: await completeRawChunks(client, journalDir),
+  }),
 }
 
 /** The operations that change a measure's aggregates other than by loading measures, and which measure. */

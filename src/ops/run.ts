@@ -24,7 +24,7 @@ export async function withOperations<T>(config: Config, fn: (run: RunOperation) 
     }
     opened ??= openClickHouse(config)
     const { client } = await opened
-    return runLocally({ client, cluster: config.clickhouse.cluster })(name, args)
+    return runLocally({ client, cluster: config.clickhouse.cluster, journalDir: config.ingest.journalDir })(name, args)
   })
   try {
     return await fn(run)

@@ -1,8 +1,10 @@
+import fs from 'node:fs'
+import path from 'node:path'
 import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { postgresBin, startPostgres, type Postgres } from '../helpers/postgres.ts'
-import { runCli, startTestServer, type TestServer } from '../helpers/server.ts'
+import { runCli, serveProcess, startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
 
 // dacc import-original against a real PostgreSQL holding the original's tables (../shared/original-db.md),
 // filled with a history made the way the original made it: raw measures, its aggregation cron (in
@@ -251,7 +253,7 @@ const sortKey = (row: Record<string, unknown>) =>
   JSON.stringify([row.startDate, row.createdBy ?? '', row.group1, row.group2, row.group3, row.count, row.sum])
 
 async function answer(
-  server: TestServer,
+  server: Pick<TestServer, 'post'>,
   token: string,
   measureName: string,
   month: string,
@@ -266,7 +268,7 @@ async function answer(
 }
 
 /** Every answer for every measure and month, as sent. */
-async function allAnswers(server: TestServer, token: string): Promise<string[]> {
+async function allAnswers(server: Pick<TestServer, 'post'>, token: string): Promise<string[]> {
   const answers: string[] = []
   for (const measure of MEASURES)
     for (const month of MONTHS) answers.push(JSON.stringify(await answer(server, token, measure, month)))
@@ -446,6 +448,46 @@ if (skip) {
     assert.match(stdout, /0 raw measures: 0 already in aggregation/)
     assert.equal(await allAnswers(server, await server.token(['aggregate:read'])), context.answers)
   })
+
+  for (const completer of ['the next import', "the server's start"]) {
+    test(`an import killed between raw rows and their aggregates is completed by ${completer}`, async (context) => {
+      const dataDir = tempDir()
+      const env = { DACC_DATA_DIR: dataDir }
+      const chunks = () => fs.readdirSync(path.join(dataDir, 'journal', 'original'))
+      // Killed (SIGKILL) after the first chunk's raw rows are in, before their aggregate states (src/measures/faults.ts).
+      const killed = await runCli(['import-original', '--postgres', context.postgres.url], {
+        ...env,
+        DACC_TEST_CRASH_AT: 'between-raw-and-aggregates',
+      })
+      assert.is(killed.code, null, `killed by its signal: ${killed.stderr}`)
+      assert.is(chunks().length, 1, 'the chunk is left')
+      const token = /: (\S+)$/.exec((await runCli(['token', 'create', 'reader'], env)).stdout.trim())![1]
+      const served = completer === 'the next import' ? undefined : serveProcess(dataDir)
+      if (served) {
+        await served.url
+        assert.match(served.output(), /completed the raw chunks of an interrupted import-original/)
+      }
+      // Run again (through the server's socket when it runs): the rest of the import.
+      const again = await runCli(['import-original', '--postgres', context.postgres.url], env)
+      assert.is(again.code, 0, again.stderr)
+      assert.is(/^Completed 1 chunk of raw measures an interrupted import had left$/m.test(again.stdout), !served)
+      assert.equal(chunks(), [])
+      const server = served ?? serveProcess(dataDir)
+      try {
+        const url = await server.url
+        const post = (route: string, body: object, bearer?: string) =>
+          fetch(url + route, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+            body: JSON.stringify(body),
+          })
+        assert.equal(await allAnswers({ post }, token), context.answers, 'every answer as after an import never killed')
+      } finally {
+        server.child.kill('SIGTERM')
+        await server.exited
+      }
+    })
+  }
 
   test("the original's tokens post and read, are listed, and are revoked by token update", async ({
     server,
