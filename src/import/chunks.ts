@@ -47,7 +47,10 @@ export async function insertRawChunk(
 /** Inserts again the chunks a killed process left, with their tokens; how many there were. */
 export async function completeRawChunks(client: ClickHouseClient, journalDir: string): Promise<number> {
   const dir = chunksDir(journalDir)
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => CHUNK.test(name)) : []
+  const names = fs.existsSync(dir) ? fs.readdirSync(dir) : []
+  // A file still being written was never inserted: its rows are read again by the next import.
+  for (const name of names.filter((name) => name.endsWith('.part'))) fs.rmSync(path.join(dir, name))
+  const files = names.filter((name) => CHUNK.test(name))
   for (const name of files.sort()) {
     const file = path.join(dir, name)
     await insertImportedRaw(client, fs.readFileSync(file, 'utf8'), path.basename(name, '.json'))
