@@ -13,7 +13,7 @@ export type LoaderOptions = {
   writer: Writer
   /** The read cache's lock and fold: a load and a read of ClickHouse never overlap (src/aggregates/cache.ts). */
   cache: { exclusive<T>(fn: () => Promise<T>): Promise<T>; loaded(segment: string): void }
-  /** How long the first row of a segment waits for more before the segment is loaded (ms). */
+  /** How long the first row of a segment waits for more before the segment is loaded (ms); see PAUSE. */
   maxDelayMs: number
   /** A segment is loaded as soon as it holds this many rows. */
   maxSegmentRows: number
@@ -23,6 +23,12 @@ export type LoaderOptions = {
 }
 
 const RETRY_MS = { first: 100, max: 5000 }
+/**
+ * The end of a burst: a segment this big is worth its INSERT at once, so it is loaded as soon as
+ * appends pause this long, not after its whole delay. A trickle of single measures still gathers
+ * for maxDelayMs (an INSERT per few rows would cost more CPU than the rows).
+ */
+const PAUSE = { rows: 1_000, ms: 50 }
 
 /**
  * Moves the journal into ClickHouse, one segment at a time, in order: one INSERT per segment
@@ -99,13 +105,15 @@ export class Loader {
       if (sealed) return sealed
       const open = writer.open
       if (open.rows > 0) {
-        const wait = open.since + maxDelayMs - Date.now()
-        if (wait <= 0 || open.rows >= maxSegmentRows || this.#stopping) {
+        const now = Date.now()
+        const due = open.since + maxDelayMs - now
+        const paused = open.rows >= PAUSE.rows ? open.last + PAUSE.ms - now : due
+        if (due <= 0 || paused <= 0 || open.rows >= maxSegmentRows || this.#stopping) {
           const segment = await writer.seal()
           if (segment) return segment
           continue
         }
-        await this.#sleep(wait)
+        await this.#sleep(Math.min(due, paused))
       } else {
         if (this.#stopping) return undefined
         await this.#sleep()

@@ -49,6 +49,7 @@ export class Writer {
   #inFlight = new Map<string, Promise<void>>()
   #sealed: Segment[] = []
   #openSince = 0
+  #lastAppend = 0
   #backlog = 0
   #failure: string | undefined
   #closed = false
@@ -67,9 +68,9 @@ export class Writer {
     return this.#failure
   }
 
-  /** Rows in the open segment, and since when (ms) it has any. */
-  get open(): { rows: number; since: number } {
-    return { rows: this.#options.journal.open?.rows ?? 0, since: this.#openSince }
+  /** Rows in the open segment, since when (ms) it has any, and when (ms) rows were last appended. */
+  get open(): { rows: number; since: number; last: number } {
+    return { rows: this.#options.journal.open?.rows ?? 0, since: this.#openSince, last: this.#lastAppend }
   }
 
   /**
@@ -166,6 +167,7 @@ export class Writer {
     }
     this.#failure = undefined
     if (wasEmpty) this.#openSince = now
+    this.#lastAppend = now
     this.#options.crash.at('after-append')
     const keyed = group.filter((request) => request.key !== '')
     if (keyed.length > 0) {
