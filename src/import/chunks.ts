@@ -6,19 +6,18 @@ import { crashHook } from '../measures/faults.ts'
 import { detachAggregateView } from '../measures/queries.ts'
 import { insertImportedRaw } from './queries.ts'
 
-/**
- * An import's raw chunk is written ahead, as the journal's segments are (src/measures/journal.ts):
- * to `<ingest.journalDir>/original/<token>.json`, then inserted with that deduplication token, then
- * removed. ClickHouse commits an INSERT's raw rows and the view's aggregate states one after the
- * other; a process killed in between leaves the file, and the next start of a process that writes
- * ClickHouse with that journal (`dacc serve`, or the next `dacc import-original`) inserts it again
- * with the same token before anything else: raw_measures drops the blocks it holds, the view
- * writes those it missed (clickhouse/0006). Before anything else, so that the deduplication window
- * (1,000 blocks) still covers them.
- */
+// An import's raw chunk is written ahead, as the journal's segments are (src/measures/journal.ts):
+// to `<ingest.journalDir>/original/<token>.json`, then inserted with that deduplication token, then
+// removed. ClickHouse commits an INSERT's raw rows and the view's aggregate states one after the
+// other; a process killed in between leaves the file, and the next start of a process that writes
+// ClickHouse with that journal (`dacc serve`, or the next `dacc import-original`) inserts it again
+// with the same token before anything else: raw_measures drops the blocks it holds, the view
+// writes those it missed (clickhouse/0006). Before anything else, so that the deduplication window
+// (1,000 blocks) still covers them.
+
 const CHUNK = /^dacc-original-[0-9a-f]{32}\.json$/
 
-export const chunksDir = (journalDir: string) => path.join(journalDir, 'original')
+const chunksDir = (journalDir: string) => path.join(journalDir, 'original')
 
 /** Inserts a chunk of raw rows (JSONCompactEachRow text) whose original ids are `ids`, written ahead. */
 export async function insertRawChunk(
