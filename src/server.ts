@@ -176,14 +176,21 @@ export async function startServer(
     })
     const handle = app.callback()
     let stopping = false
-    // Once stopping, every answer closes its connection: keep-alive clients go to another instance.
+    // Once stopping, every answer closes its connection, those of requests already being answered
+    // included: keep-alive clients go to another instance.
+    const answering = new Set<http.ServerResponse>()
     const server = http.createServer((request, response) => {
       if (stopping) response.setHeader('Connection', 'close')
+      else {
+        answering.add(response)
+        response.once('close', () => answering.delete(response))
+      }
       return handle(request, response)
     })
     await listen(server, config.host, config.port)
     closers.push(async () => {
       stopping = true
+      for (const response of answering) if (!response.headersSent) response.setHeader('Connection', 'close')
       const stopped = new Promise((resolve) => server.close(resolve))
       server.closeIdleConnections()
       await stopped
