@@ -1,5 +1,11 @@
 import type { CAC } from 'cac'
-import { commands, mirrorToClickHouse, withStoreAndClickHouse, type GlobalOptions } from './cli/common.ts'
+import {
+  commands,
+  definitionsOf,
+  mirrorToClickHouse,
+  withStoreAndClickHouse,
+  type GlobalOptions,
+} from './cli/common.ts'
 import { definitionsCommands } from './cli/definitions.ts'
 import { purgeCommands } from './cli/purge.ts'
 import { addOriginalCommands } from './cli/original.ts'
@@ -53,8 +59,7 @@ function topLevel(): CAC {
     .option('-f, --file <file>', 'definitions file', { default: 'definitions.json' })
     .action(async (options: GlobalOptions & { file: string }) => {
       await withStoreAndClickHouse(options, async (store, run) => {
-        const { createDefinitions } = await import('./definitions/definitions.ts')
-        const { inserted, updated } = createDefinitions(store).insertFile(String(options.file))
+        const { inserted, updated } = (await definitionsOf(store)).insertFile(String(options.file))
         for (const name of inserted) console.log(`New definition inserted: ${name}`)
         for (const name of updated) console.log(`Definition updated: ${name}`)
         // Without a server to have migrated it, a new store gets its ClickHouse schema here.

@@ -1,6 +1,6 @@
 import type { CAC } from 'cac'
 import { UsageError } from '../errors.ts'
-import { mirrorToClickHouse, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
+import { mirrorToClickHouse, plural, withStoreAndClickHouse, type GlobalOptions } from './common.ts'
 
 type ImportOptions = GlobalOptions & { postgres?: unknown; dryRun?: boolean; force?: boolean }
 
@@ -36,9 +36,7 @@ export function addOriginalCommands(cli: CAC): void {
             await run('migrate')
             const { chunks } = await run('completeImportedRaw')
             if (chunks > 0)
-              console.log(
-                `Completed ${chunks} chunk${chunks === 1 ? '' : 's'} of raw measures an interrupted import had left`,
-              )
+              console.log(`Completed ${plural(chunks, 'chunk')} of raw measures an interrupted import had left`)
           }
           await importOriginal(original, store, run, {
             dryRun: Boolean(options.dryRun),

@@ -1,6 +1,7 @@
 import type { CAC } from 'cac'
 import { UsageError } from '../errors.ts'
 import { SCOPES, type Scope } from '../tokens/scopes.ts'
+import type { Tokens } from '../tokens/tokens.ts'
 import { commands, plural, wholeNumber, withStore, type GlobalOptions } from './common.ts'
 
 type TokenOptions = GlobalOptions & { scopes: string; expiresInDays?: string }
@@ -17,9 +18,11 @@ const scopesOf = (value: unknown): Scope[] => {
 const daysOf = (value: unknown): number | undefined =>
   value === undefined ? undefined : wholeNumber('--expires-in-days', value)
 
-/** The tokens of the SQLite store (jose, loaded only by the commands that sign). */
-const tokensOf = async (store: Parameters<Parameters<typeof withStore>[1]>[0], signingKey: string) =>
-  (await import('../tokens/tokens.ts')).createTokens(store, signingKey)
+/** Runs `fn` with the store's tokens (jose is loaded only by the commands that sign). */
+const withTokens = <T>(options: GlobalOptions, fn: (tokens: Tokens) => Promise<T> | T): Promise<T> =>
+  withStore(options, async (store, config) =>
+    fn((await import('../tokens/tokens.ts')).createTokens(store, config.auth.signingKey)),
+  )
 
 /** `dacc token create|get|update|delete-org <org>`: the original's commands and output lines. */
 export function tokenCommands(): CAC {
@@ -32,9 +35,8 @@ export function tokenCommands(): CAC {
     .action(async (org: string, options: TokenOptions) => {
       const scopes = scopesOf(options.scopes)
       const expires = daysOf(options.expiresInDays)
-      await withStore(options, async (store, config) => {
-        const token = await (await tokensOf(store, config.auth.signingKey)).create(org, scopes, expires)
-        console.log(`Token created for ${org}: ${token}`)
+      await withTokens(options, async (tokens) => {
+        console.log(`Token created for ${org}: ${await tokens.create(org, scopes, expires)}`)
       })
     })
 
@@ -44,8 +46,8 @@ export function tokenCommands(): CAC {
       "List an org's tokens (id, created, scopes, expiry, state; tokens themselves are never stored)",
     )
     .action(async (org: string, options: GlobalOptions) => {
-      await withStore(options, async (store, config) => {
-        for (const token of (await tokensOf(store, config.auth.signingKey)).list(org)) {
+      await withTokens(options, (tokens) => {
+        for (const token of tokens.list(org)) {
           const state = token.revokedAt ? `revoked ${token.revokedAt}` : 'active'
           console.log(
             `${token.id}  created ${token.createdAt}  scopes ${token.scopes.join(',')}  expires ${token.expiresAt ?? 'never'}  ${state}`,
@@ -59,18 +61,16 @@ export function tokenCommands(): CAC {
     .option('--expires-in-days <days>', 'the new token expires after this many days (default: never)')
     .action(async (org: string, options: TokenOptions) => {
       const expires = daysOf(options.expiresInDays)
-      await withStore(options, async (store, config) => {
-        const token = await (await tokensOf(store, config.auth.signingKey)).rotate(org, expires)
-        console.log(`Token created for ${org}: ${token}`)
+      await withTokens(options, async (tokens) => {
+        console.log(`Token created for ${org}: ${await tokens.rotate(org, expires)}`)
       })
     })
 
   cli
     .command('delete-org <org>', 'Delete an org and revoke all its tokens')
     .action(async (org: string, options: GlobalOptions) => {
-      await withStore(options, async (store, config) => {
-        const revoked = (await tokensOf(store, config.auth.signingKey)).deleteOrg(org)
-        console.log(`Org deleted: ${org} (${plural(revoked, 'token')} revoked)`)
+      await withTokens(options, (tokens) => {
+        console.log(`Org deleted: ${org} (${plural(tokens.deleteOrg(org), 'token')} revoked)`)
       })
     })
   return cli

@@ -59,7 +59,7 @@ export async function readOnlyQuery(client: ClickHouseClient, query: string, max
     checkTree(await syntaxTree(client, explained[0]), database)
   } else {
     const about = ABOUT_A_TABLE.map((pattern) => pattern.exec(statement)).find(Boolean)
-    if (!about) throw new UsageError(`this ${kind} statement is not allowed: dacc sql reads the DACC tables only`)
+    if (!about) refuse(`this ${kind} statement is not allowed`)
     if (about[1]) checkTable(about[1].replaceAll('`', ''), database)
   }
   try {
