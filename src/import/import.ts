@@ -7,7 +7,7 @@ import { createTokens } from '../tokens/tokens.ts'
 import { createWildcards } from '../wildcards/wildcards.ts'
 import { bucketOf, keyOf, toDefinition, toImportedBucket, toRawMeasure, wildcardGroups, type Key } from './mapping.ts'
 import type { Original, RawScope } from './postgres.ts'
-import { createImportRecords } from './records.ts'
+import { createImportRecords, type ImportRecords } from './records.ts'
 
 export type ImportOptions = {
   /** Read everything and report what would be imported; change nothing. */
@@ -174,7 +174,7 @@ type Pass = ImportOptions & {
   importedAt: string
   total: number
   /** Where progress is recorded; none in a dry run. */
-  records: ReturnType<typeof createImportRecords> | undefined
+  records: ImportRecords | undefined
 }
 
 /**

@@ -9,7 +9,7 @@ import type { BucketRow, DefinitionRow, RawRow } from './postgres.ts'
  * `count >= NULL`, never true, and so published nothing of it. Kept that way (PostgreSQL's largest
  * int): no row of such a measure is published until its owner sets a real threshold.
  */
-export const UNPUBLISHED_THRESHOLD = 2_147_483_647
+const UNPUBLISHED_THRESHOLD = 2_147_483_647
 
 /** A measure_definition row in the definitions file format (validated by checkDefinitions), NULL flags false. */
 export function toDefinition(row: DefinitionRow): Record<string, unknown> {
@@ -47,7 +47,7 @@ export function bucketOf(timestamp: string | null): string | null {
  * value, written under another key before the definition changed), as a string; '' for none, or
  * when the definition has no such group (it answers none).
  */
-export function groupValue(group: unknown, key: string | null): string {
+function groupValue(group: unknown, key: string | null): string {
   if (key === null || group === null || typeof group !== 'object' || Array.isArray(group)) return ''
   const object = group as Record<string, unknown>
   const value = Object.hasOwn(object, key) ? object[key] : Object.values(object)[0]

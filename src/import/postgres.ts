@@ -21,7 +21,7 @@ export type DefinitionRow = {
 }
 
 /** JSONB, parsed: `{"<groupNKey>": value}`, or null. */
-export type JsonGroup = unknown
+type JsonGroup = unknown
 
 /** A row of the original's aggregation table; NUMERIC columns as their decimal text, TIMESTAMP as its text. */
 export type BucketRow = {

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { ClickHouseClient } from '../clickhouse/client.ts'
 import { localTarget } from '../clickhouse/cluster.ts'
+import { rows } from '../clickhouse/rows.ts'
 import { BUCKET_COLUMNS, RAW_COLUMNS } from './mapping.ts'
 
 // The ClickHouse side of dacc import-original, run as operations (src/ops/operations.ts): in the
@@ -96,6 +97,3 @@ async function insert(client: ClickHouseClient, query: string, body: string): Pr
   stream.resume()
   await finished(stream)
 }
-
-const rows = async <T>(client: ClickHouseClient, query: string, params: Record<string, unknown>) =>
-  (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>()

@@ -14,7 +14,7 @@ import type { Store } from '../store/store.ts'
  * A run that stopped half-way resumes: buckets not marked done are imported again whole (their
  * earlier rows deleted first), raw rows already in ClickHouse are skipped.
  */
-export type ImportRecord = {
+type ImportRecord = {
   measureName: string
   aggregatedThrough: string | null
   bucketsDoneAt: string | null

@@ -1,13 +1,11 @@
 import type { ClickHouseClient } from '../clickhouse/client.ts'
 import { localSource, localTarget } from '../clickhouse/cluster.ts'
+import { rows } from '../clickhouse/rows.ts'
 
 export type PurgeResult = { measureName: string; removed: number }[]
 
 /** All these queries need of a client, so that tests can capture the statements of cluster mode. */
 export type Queries = Pick<ClickHouseClient, 'query' | 'command'>
-
-const rows = async <T>(client: Queries, query: string, params: Record<string, unknown>) =>
-  (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>()
 
 /**
  * Deletes the raw measures of `names` received before `cutoff`. Aggregates never change: the
