@@ -8,7 +8,6 @@ import { readPublicFiles } from './explorer/files.ts'
 import { explorerRoutes } from './explorer/routes.ts'
 import { renderErrors } from './http/errors.ts'
 import { logRequests } from './http/log.ts'
-import { countRequests } from './http/metrics.ts'
 import type { Logger } from './logger.ts'
 import { measureRoutes } from './measures/routes.ts'
 import type { Writer } from './measures/writer.ts'
@@ -47,8 +46,7 @@ export function createApp({
   metrics,
 }: AppDeps): Koa {
   const app = new Koa()
-  app.use(logRequests(logger))
-  app.use(countRequests(metrics.http))
+  app.use(logRequests(logger, metrics.http))
   app.use(renderErrors(logger))
   // Read once: the explorer serves them, the API document lists them.
   const explorerFiles = readPublicFiles()

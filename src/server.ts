@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import type Koa from 'koa'
 import { BucketCache } from './aggregates/cache.ts'
 import { createApp } from './app.ts'
-import { listen } from './http/listen.ts'
+import { close, listen } from './http/listen.ts'
 import { openClickHouse, type ClickHouse } from './clickhouse/client.ts'
 import { migrate } from './clickhouse/migrate.ts'
 import type { Config } from './config.ts'
@@ -174,26 +174,20 @@ export async function startServer(
         writes: () => writeHealth(writer, loader),
       },
     })
-    const handle = app.callback()
     let stopping = false
     // Once stopping, every answer closes its connection, those of requests already being answered
-    // included: keep-alive clients go to another instance.
-    const answering = new Set<http.ServerResponse>()
-    const server = http.createServer((request, response) => {
-      if (stopping) response.setHeader('Connection', 'close')
-      else {
-        answering.add(response)
-        response.once('close', () => answering.delete(response))
+    // included (their headers are written later): keep-alive clients go to another instance.
+    class Response extends http.ServerResponse {
+      override writeHead(...args: [number, ...unknown[]]): this {
+        if (stopping) this.setHeader('Connection', 'close')
+        return super.writeHead(...(args as Parameters<http.ServerResponse['writeHead']>))
       }
-      return handle(request, response)
-    })
+    }
+    const server = http.createServer({ ServerResponse: Response }, app.callback())
     await listen(server, config.host, config.port)
-    closers.push(async () => {
+    closers.push(() => {
       stopping = true
-      for (const response of answering) if (!response.headersSent) response.setHeader('Connection', 'close')
-      const stopped = new Promise((resolve) => server.close(resolve))
-      server.closeIdleConnections()
-      await stopped
+      return close(server)
     })
     const { port } = server.address() as AddressInfo
     const host = config.host.includes(':') ? `[${config.host}]` : config.host

@@ -19,3 +19,10 @@ export function listen(server: Server, host: string, port: number, keys = ''): P
     server.listen(port, host, resolve)
   })
 }
+
+/** Stops listening, closes the idle keep-alive connections at once, and waits for the others to end. */
+export async function close(server: Server): Promise<void> {
+  const closed = new Promise((resolve) => server.close(resolve))
+  server.closeIdleConnections()
+  await closed
+}
