@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '../clickhouse/client.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import type { StoredMeasure } from '../measures/schema.ts'
-import { Pending } from './pending.ts'
+import { cellKey, Pending } from './pending.ts'
 import { selectMonthCounts, selectStats, type Needs } from './queries.ts'
 import { foldInto, mergeStats, rowKey, type Stat } from './stats.ts'
 
@@ -336,7 +336,6 @@ export class BucketCache {
   }
 }
 
-const cellKey = (measure: string, month: string) => `${measure}\0${month}`
 // Metric labels (src/metrics/metrics.ts).
 const FROM_CACHE = { source: 'cache' }
 const FROM_ENGINE = { source: 'engine' }

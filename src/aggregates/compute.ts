@@ -47,10 +47,11 @@ export type AggregateRow = {
   contributors?: number | null
 }
 
-/** A bit mask of rolled-up groups, group1 the most significant bit (as SQL's grouping(group1, group2, group3)). */
-export const maskOf = (groups: Group[]) =>
-  groups.reduce((mask, group) => mask | (1 << (GROUPS.length - 1 - GROUPS.indexOf(group))), 0)
-export const isRolledUp = (row: AggregateRow, group: Group): boolean => (row.rolled_up & maskOf([group])) !== 0
+/** Each group's bit in a mask of rolled-up groups, group1 the most significant (as SQL's grouping(group1, group2, group3)). */
+const BIT: Record<Group, number> = { group1: 4, group2: 2, group3: 1 }
+export const maskOf = (groups: Group[]) => groups.reduce((mask, group) => mask | BIT[group], 0)
+/** Read for every group of every answer row: one lookup. */
+export const isRolledUp = (row: AggregateRow, group: Group): boolean => (row.rolled_up & BIT[group]) !== 0
 
 /**
  * The label of the period holding a stored bucket, its first instant (weeks are ISO: Monday), as
@@ -89,6 +90,7 @@ export function computeRows(query: AggregateQuery, stats: Stat[]): AggregateRow[
     for (const stat of inScope) {
       const bucket = label(stat.startDate)
       if ((set.fromDate !== null && bucket < set.fromDate) || (set.toDate !== null && bucket >= set.toDate)) continue
+      // rowKey's fields (stats.ts), the rolled-up groups emptied and the bucket the period's.
       const key = `${bucket}\0${stat.createdBy}\0${kept[0] ? stat.group1 : ''}\0${kept[1] ? stat.group2 : ''}\0${kept[2] ? stat.group3 : ''}${asStored && stat.duplicate ? `\0${stat.duplicate}` : ''}`
       const earlier = merged.get(key)
       merged.set(key, { bucket, stat: earlier ? mergeStats(earlier.stat, stat) : stat })

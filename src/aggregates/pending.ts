@@ -4,8 +4,11 @@ import { mergeStats, oneRunOf, rowKey, type Stat } from './stats.ts'
 /** A row's statistics being built from measures: values gathered unsorted, sorted when read (and kept until the next measure). */
 type Accumulator = { stat: Stat; values: number[]; snapshot?: Stat }
 
+/** The key of a measure's month (`YYYY-MM`): the read cache's cells and the pending versions share it. */
+export const cellKey = (measure: string, month: string) => `${measure}\0${month}`
+
 /** Rows by measure, then by month (`YYYY-MM`), then by row key. */
-export type RowsByMonth = Map<string, Map<string, Map<string, Stat>>>
+type RowsByMonth = Map<string, Map<string, Map<string, Stat>>>
 
 /**
  * The measures acknowledged but not yet loaded into ClickHouse, by journal segment, as per-row
@@ -60,11 +63,11 @@ export class Pending {
 
   /** A number that changes whenever the pending rows of a measure in a month do. */
   version(measure: string, month: string): number {
-    return this.#versions.get(`${measure}\0${month}`) ?? 0
+    return this.#versions.get(cellKey(measure, month)) ?? 0
   }
 
   #bump(measure: string, month: string): void {
-    const key = `${measure}\0${month}`
+    const key = cellKey(measure, month)
     this.#versions.set(key, (this.#versions.get(key) ?? 0) + 1)
   }
 

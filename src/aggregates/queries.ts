@@ -89,12 +89,12 @@ export async function selectStats(
       m2: row.count > 1 && variance !== null ? variance * (row.count - 1) : 0,
       values: row.values === undefined ? null : [sortedValues(Buffer.from(row.values, 'hex'))],
       contributors: row.contributors === undefined ? null : contributorIds(Buffer.from(row.contributors, 'hex')),
-      ...(imported ? { imported: { avg: row.avg!, std: row.std!, quartiles: quartilesOf(row) } } : {}),
+      ...(imported ? { imported: { avg: row.avg!, std: row.std!, quartiles: importedQuartiles(row) } } : {}),
     }
   })
 }
 
-const quartilesOf = (row: StatRow): [number, number, number] | null =>
+const importedQuartiles = (row: StatRow): [number, number, number] | null =>
   row.first_quartile === null || row.median === null || row.third_quartile === null
     ? null
     : [row.first_quartile, row.median, row.third_quartile]

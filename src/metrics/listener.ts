@@ -5,7 +5,7 @@ import { close, listen } from '../http/listen.ts'
 import type { Logger } from '../logger.ts'
 import { collectProcessMetrics } from './metrics.ts'
 
-export type MetricsListener = {
+type MetricsListener = {
   /** http://host:port/metrics */
   url: string
   close(): Promise<void>

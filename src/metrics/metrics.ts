@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { RequestMetrics } from './requests.ts'
 
 /** What the gauges read at scrape time. */
-export type MetricSources = {
+type MetricSources = {
   /** Measures acknowledged and not yet loaded into ClickHouse. */
   backlog(): number
   /** The most the backlog may hold before writes get 503 (ingest.maxQueuedRows). */

@@ -547,13 +547,12 @@ if (skip) {
       group2: { event_type: 'connection' },
       group3: { status: 'success' },
     }
-    const [before] = (await answer(server, token, bucket.measureName, '2022-01')).filter(
-      (row) =>
-        row.startDate === '2022-01-03T00:00:00' &&
-        row.createdBy === 'ecolyo' &&
-        JSON.stringify([row.group1, row.group2, row.group3]) ===
-          JSON.stringify([bucket.group1, bucket.group2, bucket.group3]),
-    )
+    const inBucket = (row: Record<string, unknown>) =>
+      row.startDate === '2022-01-03T00:00:00' &&
+      row.createdBy === 'ecolyo' &&
+      JSON.stringify([row.group1, row.group2, row.group3]) ===
+        JSON.stringify([bucket.group1, bucket.group2, bucket.group3])
+    const [before] = (await answer(server, token, bucket.measureName, '2022-01')).filter(inBucket)
     const [stored] = (
       await db.query(
         `SELECT count, sum::float8, min::float8, max::float8 FROM aggregation WHERE measure_name = $1 AND start_date = '2022-01-03' AND created_by = 'ecolyo' AND group1 = '{"slug": "egl"}' AND group2 = '{"event_type": "connection"}' AND group3 = '{"status": "success"}'`,
@@ -562,13 +561,7 @@ if (skip) {
     ).rows
     assert.equal([before.count, before.sum, before.min, before.max], [stored.count, stored.sum, stored.min, stored.max])
     for (const value of [-5, 100.5]) assert.is((await server.post('/measure', { ...bucket, value }, token)).status, 201)
-    const [after] = (await answer(server, token, bucket.measureName, '2022-01')).filter(
-      (row) =>
-        row.startDate === '2022-01-03T00:00:00' &&
-        row.createdBy === 'ecolyo' &&
-        JSON.stringify([row.group1, row.group2, row.group3]) ===
-          JSON.stringify([bucket.group1, bucket.group2, bucket.group3]),
-    )
+    const [after] = (await answer(server, token, bucket.measureName, '2022-01')).filter(inBucket)
     assert.equal(
       [after.count, after.sum, after.min, after.max, after.avg],
       [stored.count + 2, round2(stored.sum + 95.5), -5, 100.5, round2((stored.sum + 95.5) / (stored.count + 2))],
