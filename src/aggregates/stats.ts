@@ -132,21 +132,23 @@ export function quartiles(runs: Float64Array[]): [number, number, number] | null
 function kthOfRuns(runs: Float64Array[], index: number): number {
   const low = runs.map(() => 0)
   const high = runs.map((run) => run.length)
+  const belowIn = runs.map(() => 0)
+  const upToIn = runs.map(() => 0)
   for (;;) {
     let widest = 0
     for (let r = 1; r < runs.length; r++) if (high[r] - low[r] > high[widest] - low[widest]) widest = r
     const pivot = runs[widest][(low[widest] + high[widest]) >> 1]
     let below = 0
     let upTo = 0
-    for (const run of runs) {
-      below += bound(run, pivot, false)
-      upTo += bound(run, pivot, true)
-    }
-    if (index >= below && index < upTo) return pivot
     runs.forEach((run, r) => {
-      if (index < below) high[r] = Math.min(high[r], bound(run, pivot, false))
-      else low[r] = Math.max(low[r], bound(run, pivot, true))
+      below += belowIn[r] = bound(run, pivot, false)
+      upTo += upToIn[r] = bound(run, pivot, true)
     })
+    if (index >= below && index < upTo) return pivot
+    for (let r = 0; r < runs.length; r++) {
+      if (index < below) high[r] = Math.min(high[r], belowIn[r])
+      else low[r] = Math.max(low[r], upToIn[r])
+    }
   }
 }
 
