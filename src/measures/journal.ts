@@ -1,25 +1,33 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { StoredMeasure } from './schema.ts'
+import { frame, scanFrames, type Frame } from './frames.ts'
+import { parseJournalLine, type JournalRow } from './rows.ts'
 
-/** One file of the journal: raw_measures rows as TabSeparated text, loaded into ClickHouse by one INSERT. */
+/** One file of the journal: framed raw_measures rows (frames.ts), loaded into ClickHouse by one INSERT. */
 export type Segment = { name: string; path: string; rows: number }
 
-/** A segment found at start, with the idempotency keys (and their receipt times) of its rows. */
-export type RecoveredSegment = Segment & { keys: Map<string, number> }
+/** A segment found at start: its rows, from its whole frames only. */
+export type RecoveredSegment = Segment & { entries: JournalRow[] }
 
-type Open = { segment: Segment; file: fs.promises.FileHandle; size: number; dirty: boolean }
+/** A segment found damaged at start (a frame fails its check and a whole one follows): its whole frames' rows, and what is wrong. */
+export type DamagedSegment = RecoveredSegment & { damage: string }
+
+type Open = { segment: Segment; file: fs.promises.FileHandle; size: number; dirty: boolean; failed: boolean }
 
 const SUFFIX = '.tsv'
 
 /**
  * The acknowledgement point of POST /measure(s): an append-only directory of segment files. Rows
- * are appended by whole groups of requests, each append written then (with `fsync`) flushed to
- * disk before those requests are answered; a sealed segment is handed to the loader, which
- * inserts it into ClickHouse and then removes it. So a file's presence means "maybe not in
- * ClickHouse yet": at start every segment left is loaded again, and ClickHouse's insert
- * deduplication (the segment's name is the token) keeps what was loaded already from counting twice.
+ * are appended by whole groups of requests, each append one frame (frames.ts), written then
+ * (with `fsync`) flushed to disk before those requests are answered; a sealed segment is handed
+ * to the loader, which inserts it into ClickHouse and then removes it. So a file's presence means
+ * "maybe not in ClickHouse yet": at start every segment left is loaded again, and ClickHouse's
+ * insert deduplication (the segment's token) keeps what was loaded already from counting twice.
+ *
+ * An append that fails (a write or an fsync: the disk full, an I/O error) is cut back, and the
+ * segment is sealed before the next append, which starts a new file: after a failed fsync the
+ * kernel may have dropped pages of that file, so nothing more is acknowledged through it.
  *
  * The caller runs one operation at a time (src/measures/writer.ts chains them).
  */
@@ -34,35 +42,36 @@ export class Journal {
   }
 
   /**
-   * Opens the journal directory (created 0700) and recovers what a crash left: a last append cut
-   * short is cut off at its last whole row (it was never acknowledged), empty files are removed.
+   * Opens the journal directory (created 0700) and recovers what a crash left: the torn end of a
+   * last append is cut off (it was never acknowledged), empty files are removed, and a file whose
+   * frames fail their checks before a whole one is returned as damaged, untouched.
    */
-  static open(dir: string, { fsync }: { fsync: boolean }): { journal: Journal; recovered: RecoveredSegment[] } {
+  static open(
+    dir: string,
+    { fsync }: { fsync: boolean },
+  ): { journal: Journal; recovered: RecoveredSegment[]; damaged: DamagedSegment[] } {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
     const recovered: RecoveredSegment[] = []
+    const damaged: DamagedSegment[] = []
     for (const name of fs
       .readdirSync(dir)
       .filter((file) => file.endsWith(SUFFIX))
       .sort()) {
       const file = path.join(dir, name)
       const bytes = fs.readFileSync(file)
-      const end = bytes.lastIndexOf(0x0a) + 1
-      if (end !== bytes.length) fs.truncateSync(file, end)
-      if (end === 0) {
-        fs.rmSync(file)
+      const scan = scanFrames(bytes)
+      const segment = { name: name.slice(0, -SUFFIX.length), path: file }
+      const entries = rowsOf(bytes, scan.frames)
+      if (scan.damage) {
+        damaged.push({ ...segment, rows: entries.length, entries, damage: scan.damage })
         continue
       }
-      const keys = new Map<string, number>()
-      const lines = bytes.toString('utf8', 0, end).split('\n')
-      lines.pop()
-      for (const line of lines) {
-        const fields = line.split('\t')
-        const key = fields[COLUMN_INDEX.idempotency_key]
-        if (key) keys.set(key, Date.parse(`${fields[COLUMN_INDEX.received_at].replace(' ', 'T')}Z`))
-      }
-      recovered.push({ name: name.slice(0, -SUFFIX.length), path: file, rows: lines.length, keys })
+      if (scan.end !== bytes.length) cutFile(file, scan.end, fsync)
+      if (scan.end === 0) fs.rmSync(file)
+      else recovered.push({ ...segment, rows: entries.length, entries })
     }
-    return { journal: new Journal(dir, fsync), recovered }
+    if (fsync) syncDirectory(dir)
+    return { journal: new Journal(dir, fsync), recovered, damaged }
   }
 
   /** The segment being appended to, if any. */
@@ -70,14 +79,20 @@ export class Journal {
     return this.#open?.segment
   }
 
+  /** Whether an append to the open segment failed: it must be sealed before the next append, which starts a new file. */
+  get failed(): boolean {
+    return this.#open?.failed === true
+  }
+
   /**
-   * Appends `rows` rows (`text`, whole lines) to the open segment (a new one if none), durable when
-   * this resolves. On failure the segment is cut back to what it held, so nothing of it stays.
+   * Appends `rows` rows (`text`, whole lines) as one frame to the open segment (a new one if none),
+   * durable when this resolves. On failure the segment is cut back to what it held, so nothing of
+   * the failed append stays.
    */
   async append(text: string, rows: number): Promise<Segment> {
+    if (this.#open?.failed) throw new Error('the last append to this segment failed: seal it first')
     const open = this.#open ?? (this.#open = await this.#create())
-    if (open.dirty) await this.#cutBack(open)
-    const buffer = Buffer.from(text)
+    const buffer = frame(text, rows)
     try {
       for (let written = 0; written < buffer.length; ) {
         const { bytesWritten } = await open.file.write(buffer, written, buffer.length - written, open.size + written)
@@ -86,7 +101,8 @@ export class Journal {
       if (this.#fsync) await open.file.datasync()
     } catch (err) {
       open.dirty = true
-      await this.#cutBack(open).catch(() => undefined) // else before the next append or the seal
+      open.failed = true
+      await this.#cutBack(open).catch(() => undefined) // else before the seal, which the next append does
       throw err
     }
     open.size += buffer.length
@@ -94,11 +110,28 @@ export class Journal {
     return open.segment
   }
 
-  /** Closes the open segment for good and returns it (undefined when there is none). */
+  /** Closes the open segment for good and returns it (undefined when there is none, or it is empty). */
   async seal(): Promise<Segment | undefined> {
+    return this.#seal()
+  }
+
+  /**
+   * Removes a segment once it is in ClickHouse, durably: the directory is flushed too, so that a
+   * power cut cannot bring back a file whose load the engine may no longer remember.
+   */
+  async remove(segment: Segment): Promise<void> {
+    await fs.promises.rm(segment.path, { force: true })
+    if (this.#fsync) await syncDirectoryAsync(this.dir)
+  }
+
+  async close(): Promise<void> {
+    await this.#seal()
+  }
+
+  async #seal(): Promise<Segment | undefined> {
     const open = this.#open
     if (!open) return undefined
-    if (open.dirty) await this.#cutBack(open)
+    if (open.dirty) await this.#cutBack(open) // throws while the disk refuses: the segment stays open
     this.#open = undefined
     await open.file.close()
     if (open.size > 0) return open.segment
@@ -106,60 +139,62 @@ export class Journal {
     return undefined
   }
 
-  /** Removes a segment once it is in ClickHouse. */
-  async remove(segment: Segment): Promise<void> {
-    await fs.promises.rm(segment.path, { force: true })
-  }
-
-  async close(): Promise<void> {
-    await this.seal()
-  }
-
   async #create(): Promise<Open> {
     // Sortable by creation time; random, so that a name (the deduplication token) is never reused.
     const name = `${String(Date.now()).padStart(13, '0')}-${crypto.randomBytes(6).toString('hex')}`
     const file = path.join(this.dir, name + SUFFIX)
     const handle = await fs.promises.open(file, 'wx', 0o600)
-    if (this.#fsync) {
-      // The new file's directory entry must survive a power cut too.
-      const directory = await fs.promises.open(this.dir, 'r')
-      await directory.sync().finally(() => directory.close())
-    }
-    return { segment: { name, path: file, rows: 0 }, file: handle, size: 0, dirty: false }
+    // The new file's directory entry must survive a power cut too.
+    if (this.#fsync) await syncDirectoryAsync(this.dir)
+    return { segment: { name, path: file, rows: 0 }, file: handle, size: 0, dirty: false, failed: false }
   }
 
   async #cutBack(open: Open): Promise<void> {
     await open.file.truncate(open.size)
+    if (this.#fsync) await open.file.datasync()
     open.dirty = false
   }
 }
 
-/** The columns of a journal row, in order: raw_measures' own names. */
-export const COLUMNS = [
-  'measure_name',
-  'start_date',
-  'created_by',
-  'group1',
-  'group2',
-  'group3',
-  'value',
-  'with_quartiles',
-  'contributor',
-  'received_at',
-  'idempotency_key',
-] as const
+/** The rows of a segment file's whole frames. */
+export function readSegment(file: string): JournalRow[] {
+  const bytes = fs.readFileSync(file)
+  return rowsOf(bytes, scanFrames(bytes).frames)
+}
 
-const COLUMN_INDEX = Object.fromEntries(COLUMNS.map((column, index) => [column, index])) as Record<
-  (typeof COLUMNS)[number],
-  number
->
+/** The bytes of a segment file's whole frames (a damaged file's, to load what can be trusted). */
+export function wholeFrames(file: string): Buffer {
+  const bytes = fs.readFileSync(file)
+  return Buffer.concat(scanFrames(bytes).frames.map((frame) => bytes.subarray(frame.start, frame.end)))
+}
 
-// TabSeparated escapes: a value never holds a raw tab or line break, so a row is one line.
-const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' }
-const SPECIAL = /[\\\t\n\r\0]/
-const escaped = (text: string) => (SPECIAL.test(text) ? text.replace(/[\\\t\n\r\0]/g, (char) => ESCAPES[char]) : text)
+const rowsOf = (bytes: Buffer, frames: Frame[]): JournalRow[] =>
+  frames.flatMap((frame) =>
+    bytes.toString('utf8', frame.start, frame.rowsEnd).split('\n').slice(0, -1).map(parseJournalLine),
+  )
 
-/** One journal row (COLUMNS, a line): `receivedAt` is `YYYY-MM-DD hh:mm:ss.sss`, `key` '' for none. */
-export function journalLine(measure: StoredMeasure, receivedAt: string, key: string): string {
-  return `${escaped(measure.measureName)}\t${measure.startDate}\t${escaped(measure.createdBy)}\t${escaped(measure.group1)}\t${escaped(measure.group2)}\t${escaped(measure.group3)}\t${measure.value}\t${measure.withQuartiles}\t${measure.contributor || 0}\t${receivedAt}\t${key}\n`
+/** Cuts a file back to `size` bytes, durably. */
+function cutFile(file: string, size: number, fsync: boolean): void {
+  const fd = fs.openSync(file, 'r+')
+  try {
+    fs.ftruncateSync(fd, size)
+    if (fsync) fs.fdatasyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** Flushes a directory's entries (a file created, renamed or removed in it) to disk. */
+export function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+export async function syncDirectoryAsync(dir: string): Promise<void> {
+  const handle = await fs.promises.open(dir, 'r')
+  await handle.sync().finally(() => handle.close())
 }
