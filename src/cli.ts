@@ -7,6 +7,7 @@ import {
   type GlobalOptions,
 } from './cli/common.ts'
 import { definitionsCommands } from './cli/definitions.ts'
+import { addDrainCommand, quarantineCommands } from './cli/journal.ts'
 import { purgeCommands } from './cli/purge.ts'
 import { addOriginalCommands } from './cli/original.ts'
 import { addSqlCommand } from './cli/sql.ts'
@@ -27,6 +28,8 @@ function topLevel(): CAC {
     const { loadConfig } = await import('./config.ts')
     const { startServer } = await import('./server.ts')
     const server = await startServer(loadConfig({ file: options.config }))
+    // `dacc drain` stops the server once its journal is loaded.
+    server.stopped.then(() => process.exit(0))
     const stop = () => {
       // A second signal, or a shutdown stuck past the limit, ends the process at once.
       setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS).unref()
@@ -83,6 +86,11 @@ function topLevel(): CAC {
     'Measure definitions: dacc definitions list | delete <name> [--purge-data] (see dacc definitions --help)',
   )
   cli.command('wildcard <command>', 'Wildcard sets: dacc wildcard list [name] (see dacc wildcard --help)')
+  cli.command(
+    'quarantine <command>',
+    'Loads ClickHouse refused, set aside: dacc quarantine list | retry [ids] [--all] | discard <id> --yes (see dacc quarantine --help)',
+  )
+  addDrainCommand(cli)
   return cli
 }
 
@@ -93,6 +101,7 @@ const GROUPS: Record<string, () => CAC> = {
   purge: purgeCommands,
   definitions: definitionsCommands,
   wildcard: wildcardCommands,
+  quarantine: quarantineCommands,
 }
 
 export async function main(argv: string[]): Promise<void> {

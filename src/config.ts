@@ -212,6 +212,18 @@ const schema = {
       default: '10mb',
       env: 'DACC_INGEST_BATCH_BODY_LIMIT',
     },
+    loadAttempts: {
+      doc: 'Attempts to load a journal segment into ClickHouse that fail with an error not known to be transient, before the segment is set aside (quarantine) so that the next ones load; errors known to be transient (ClickHouse away, a full disk) are retried until they heal, those ClickHouse raises for the rows themselves set it aside at once',
+      format: wholeNumber(1, 1000),
+      default: 5,
+      env: 'DACC_INGEST_LOAD_ATTEMPTS',
+    },
+    appendStallMs: {
+      doc: 'A journal append (write and fsync) still running after this many milliseconds makes GET /status report writes ko (a stuck disk)',
+      format: wholeNumber(100),
+      default: 5000,
+      env: 'DACC_INGEST_APPEND_STALL_MS',
+    },
   },
 }
 
@@ -243,6 +255,8 @@ export type Config = {
     maxMeasuresPerRequest: number
     idempotencyWindowSeconds: number
     batchBodyLimit: string
+    loadAttempts: number
+    appendStallMs: number
   }
 }
 

@@ -11,17 +11,14 @@ import { createDefinitions, type Definitions } from './definitions/definitions.t
 import { mirrorDefinitions, mirrorSource } from './definitions/mirror.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { completeRawChunks } from './import/chunks.ts'
-import { crashHook } from './measures/faults.ts'
-import { writeHealth } from './measures/health.ts'
-import { Journal } from './measures/journal.ts'
-import { IdempotencyKeys } from './measures/keys.ts'
-import { Loader } from './measures/loader.ts'
-import { recentIdempotencyKeys } from './measures/queries.ts'
-import { Writer } from './measures/writer.ts'
+import { openIngest, type JournalOperations } from './measures/ingest.ts'
+import type { Loader } from './measures/loader.ts'
+import { checkEngine } from './measures/selfcheck.ts'
+import type { Writer } from './measures/writer.ts'
 import { serveMetrics } from './metrics/listener.ts'
 import { createMetrics, type Metrics } from './metrics/metrics.ts'
-import { CHANGED_MEASURE, runLocally, typed, type RunAny } from './ops/operations.ts'
-import { serveOperations, socketPath, type OperationsServer } from './ops/socket.ts'
+import { CHANGED_MEASURE, runLocally, typed, withJournal, type OperationName, type RunAny } from './ops/operations.ts'
+import { serveOperations, socketOf, type OperationsServer } from './ops/socket.ts'
 import { createPrivacyKeys } from './privacy/keys.ts'
 import { countingPurges, purgeMeasures } from './purge/purge.ts'
 import { scheduleRetention } from './purge/retention.ts'
@@ -51,6 +48,8 @@ export type RunningServer = {
   deps: ServerDeps
   /** Stops accepting, finishes requests in flight, loads what the journal holds (or leaves it for the next start), closes the stores. */
   close(): Promise<void>
+  /** Resolves once the server stopped by itself (after `dacc drain`). */
+  stopped: Promise<void>
 }
 
 /** How long a stop may spend loading the journal into ClickHouse; what is left loads at the next start. */
@@ -88,65 +87,48 @@ export async function startServer(
       metrics: metrics.reads,
     })
     closers.push(() => cache.close())
-    // While this process holds the embedded data directory, the CLI's ClickHouse work comes
-    // through this socket; opened before migrating, so a CLI started meanwhile finds it. It gets
-    // an engine session of its own, as the retention purges do: the embedded engine hands what a
-    // query that failed had begun to write to its session's next query, never to be a request's.
+    // The CLI's way into this server: its ClickHouse work while this process holds the embedded data
+    // directory, and in every mode what only this server can do with its journal (`dacc quarantine`,
+    // `dacc drain`). Opened before migrating, so a CLI started meanwhile finds it; the journal's
+    // operations answer once it is recovered. The CLI's ClickHouse work gets an engine session of
+    // its own, as the retention purges do: the embedded engine hands what a query that failed had
+    // begun to write to its session's next query, never to be a request's.
     const where = { cluster: config.clickhouse.cluster, journalDir: config.ingest.journalDir }
-    let run = countingPurges(runLocally({ client: clickhouse.client, ...where }), metrics.purges)
+    let run = countingPurges(runLocally({ ...clickhouse, ...where }), metrics.purges)
     if (clickhouse.mode === 'embedded') {
       const session = await openClickHouse(config)
       closers.push(() => session.close())
-      run = countingPurges(forgettingChanges(runLocally({ client: session.client, ...where }), cache), metrics.purges)
-      const operations: OperationsServer = await serveOperations(socketPath(config.dataDir), run, logger)
+      run = countingPurges(forgettingChanges(runLocally({ ...session, ...where }), cache), metrics.purges)
+    }
+    let journalOperations: JournalOperations | undefined
+    const operate = withJournal(run, () => journalOperations)
+    // Embedded, the engine's lock is held: the socket can open now. On a server, once the journal's is.
+    const serve = async () => {
+      const operations: OperationsServer = await serveOperations(socketOf(config), operate, logger)
       closers.push(() => operations.close())
     }
+    if (clickhouse.mode === 'embedded') await serve()
     await migrate(clickhouse.client, { cluster: config.clickhouse.cluster })
+    await checkEngine(clickhouse, config.clickhouse.cluster)
     await mirrorDefinitions(clickhouse.client, mirrorSource(store))
     // Chunks of an import-original killed mid-insert: completed before any other insert (src/import/chunks.ts).
-    const chunks = await completeRawChunks(clickhouse.client, config.ingest.journalDir)
-    if (chunks > 0) logger.info({ chunks }, 'completed the raw chunks of an interrupted import-original')
-
-    const keys = IdempotencyKeys.open(config.ingest.journalDir, config.ingest.idempotencyWindowSeconds)
-    closers.push(() => keys.close())
-    const { journal, recovered } = Journal.open(config.ingest.journalDir, { fsync: config.ingest.fsync })
-    // Keys of requests whose rows reached the journal but not yet this index (a crash in between),
-    // and, for a journal new to a store that has measures, those an older version kept in raw_measures only.
-    keys.add(recovered.flatMap((segment) => [...segment.keys]))
-    if (keys.created) keys.add(await recentIdempotencyKeys(clickhouse.client, config.ingest.idempotencyWindowSeconds))
+    const chunks = await completeRawChunks(clickhouse, config.ingest.journalDir, config.clickhouse.cluster, logger)
+    if (chunks.completed > 0) logger.info(chunks, 'completed the raw chunks of an interrupted import-original')
 
     const privacy = createPrivacyKeys(config.privacy.secret || storedSecret(store, 'privacy_secret'))
-    const crash = crashHook(process.env.DACC_TEST_CRASH_AT) // tests only: src/measures/faults.ts
-    const writer: Writer = new Writer({
-      journal,
-      keys,
-      maxSegmentRows: config.ingest.maxBatchRows,
-      maxBacklogRows: config.ingest.maxQueuedRows,
-      contributorId: privacy.contributorId,
-      acknowledged: (segment, measures) => cache.acknowledged(segment, measures),
-      wake: () => loader.wake(),
-      crash,
-      logger,
-      metrics: metrics.writes,
-    })
-    const loader: Loader = new Loader({
+    const ingest = await openIngest({
+      config,
       clickhouse,
-      journal,
-      writer,
       cache,
-      maxDelayMs: config.ingest.maxBatchDelayMs,
-      maxSegmentRows: config.ingest.maxBatchRows,
-      crash,
+      contributorId: privacy.contributorId,
       logger,
-      metrics: metrics.loads,
+      metrics,
     })
-    // Before anyone is answered: nothing of these is in the read cache's pending set.
-    await loader.replay(recovered)
-    loader.start()
-    // Stopping: refuse new writes, load what the journal holds (within DRAIN_MS), close the open segment.
-    closers.push(() => writer.seal())
-    closers.push(() => loader.stop(DRAIN_MS))
-    closers.push(() => writer.close())
+    const { writer, loader } = ingest
+    journalOperations = ingest.operations
+    if (clickhouse.mode === 'server') await serve()
+    // Stopping: refuse new writes, load what the journal holds (within DRAIN_MS), close the files.
+    closers.push(() => ingest.close(DRAIN_MS))
 
     const deps: ServerDeps = {
       clickhouse,
@@ -171,7 +153,7 @@ export async function startServer(
           version: clickhouse.version,
         },
         sqlite: { ping: () => store.db.prepare('SELECT 1').get() },
-        writes: () => writeHealth(writer, loader),
+        writes: ingest.health,
       },
     })
     let stopping = false
@@ -218,15 +200,19 @@ export async function startServer(
     }
 
     let closing: Promise<void> | undefined
+    const stop = () =>
+      (closing ??= closeAll().then(() => {
+        logger.info('stopped')
+      }))
+    // `dacc drain`: once the journal is loaded, the server stops by itself.
+    ingest.drained.then(stop, () => undefined)
     return {
       url: `http://${host}:${port}`,
       metricsUrl,
       app,
       deps,
-      close: () =>
-        (closing ??= closeAll().then(() => {
-          logger.info('stopped')
-        })),
+      close: stop,
+      stopped: ingest.drained.then(() => closing),
     }
   } catch (err) {
     await closeAll()
@@ -243,7 +229,7 @@ function forgettingChanges(run: RunAny, cache: BucketCache): RunAny {
     try {
       return await run(name, args)
     } finally {
-      const changed = CHANGED_MEASURE[name]
+      const changed = CHANGED_MEASURE[name as OperationName]
       if (changed) cache.forget(changed(args))
     }
   }

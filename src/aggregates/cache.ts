@@ -111,6 +111,11 @@ export class BucketCache {
     }
   }
 
+  /** A set-aside segment was discarded for good: its rows leave the pending set, never folded. */
+  discard(segment: string): void {
+    this.pending.take(segment)
+  }
+
   /** Drops the cells of a measure (every measure without one): its aggregates changed other than by loads. */
   forget(measure?: string): void {
     for (const cell of [...this.#cells.values()])

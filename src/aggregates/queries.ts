@@ -128,27 +128,35 @@ export async function selectMonthCounts(
   return new Map((await result.json<{ month: string; count: number }>()).map((row) => [row.month, row.count]))
 }
 
-function readVarUInt(buffer: Buffer): { value: number; offset: number } {
-  let value = 0
-  let shift = 0
-  let offset = 0
-  for (;;) {
-    const byte = buffer[offset++]
-    value += (byte & 0x7f) * 2 ** shift
-    if (byte < 0x80) return { value, offset }
-    shift += 7
+/**
+ * A state's leading count (a varint) and where its items start, checked against the state's
+ * length: a state cut short (or not of this layout) is an error, never a loop past its end.
+ */
+function countOf(state: Buffer, itemBytes: number): { count: number; offset: number } {
+  let count = 0
+  for (let offset = 0, shift = 0; offset < Math.min(state.length, 10); shift += 7) {
+    const byte = state[offset++]
+    count += (byte & 0x7f) * 2 ** shift
+    if (byte < 0x80) {
+      if (state.length !== offset + count * itemBytes)
+        throw new Error(`an aggregate state of ${state.length} bytes cannot hold the ${count} items it counts`)
+      return { count, offset }
+    }
   }
+  throw new Error('an aggregate state ends inside its count')
 }
 
-function sortedValues(state: Buffer): Float64Array {
-  const { value: count, offset } = readVarUInt(state)
+/** The values of a quantileExact state (a varint count, then Float64s), sorted. */
+export function sortedValues(state: Buffer): Float64Array {
+  const { count, offset } = countOf(state, 8)
   const values = new Float64Array(count)
   for (let index = 0; index < count; index++) values[index] = state.readDoubleLE(offset + index * 8)
   return values.sort()
 }
 
-function contributorIds(state: Buffer): Set<bigint> {
-  const { value: count, offset } = readVarUInt(state)
+/** The ids of a uniqExact state of UInt64 (a varint count, then the ids). */
+export function contributorIds(state: Buffer): Set<bigint> {
+  const { count, offset } = countOf(state, 8)
   const ids = new Set<bigint>()
   for (let index = 0; index < count; index++) ids.add(state.readBigUInt64LE(offset + index * 8))
   return ids

@@ -34,9 +34,13 @@ export function addOriginalCommands(cli: CAC): void {
           // a dry run changes nothing.
           if (!options.dryRun) {
             await run('migrate')
-            const { chunks } = await run('completeImportedRaw')
-            if (chunks > 0)
-              console.log(`Completed ${plural(chunks, 'chunk')} of raw measures an interrupted import had left`)
+            const { completed, setAside } = await run('completeImportedRaw')
+            if (completed > 0)
+              console.log(`Completed ${plural(completed, 'chunk')} of raw measures an interrupted import had left`)
+            if (setAside > 0)
+              console.log(
+                `Set aside ${plural(setAside, 'chunk')} of raw measures ClickHouse refuses (dacc quarantine list)`,
+              )
           }
           await importOriginal(original, store, run, {
             dryRun: Boolean(options.dryRun),

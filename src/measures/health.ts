@@ -2,30 +2,60 @@ import type { Check } from '../status/routes.ts'
 import type { Loader } from './loader.ts'
 import type { Writer } from './writer.ts'
 
-/** A load attempt still running after this long is stuck (a segment loads in well under a second). */
-const STUCK_MS = 30_000
+export type WriteHealthOptions = {
+  /** An append (write and fsync) still running after this long is stuck: writes are ko (ingest.appendStallMs). */
+  appendStallMs: number
+  /** A load still running after this long is stuck (a segment loads in well under a second). */
+  loadStallMs: number
+}
 
 /**
- * The write path's entry of GET /status: ko while the journal cannot be written (measures are
- * refused), and while loading into ClickHouse fails or hangs (measures are acknowledged but pile
- * up until the backlog is full); ok again at the next success. `backlog` is the measures not yet loaded.
+ * The write path's entry of GET /status, in three states, each with what to do about it:
+ * - `ko` (503): the journal cannot take writes — an append failed and none has succeeded since,
+ *   or one has been stuck past `appendStallMs`. Producers get 503: a load balancer should send
+ *   them elsewhere, an orchestrator may replace the instance.
+ * - `degraded` (200): the journal takes writes and answers count them, but something needs an
+ *   operator: loading into ClickHouse fails or hangs (the backlog grows until it is full, then
+ *   503s), or loads were set aside (the quarantine). An instance absorbing a ClickHouse outage in
+ *   its journal is still the right place for its producers: keep it.
+ * - `ok` otherwise. `backlog` is the measures acknowledged and not yet loaded.
  */
-export function writeHealth(writer: Writer, loader: Loader, now = Date.now()): Check {
+export function writeHealth(writer: Writer, loader: Loader, options: WriteHealthOptions, now = Date.now()): Check {
   if (writer.failure) return { status: 'ko', error: writer.failure }
+  const appending = writer.appendingSince
+  if (appending !== undefined && now - appending > options.appendStallMs) {
+    return {
+      status: 'ko',
+      error: `a journal append (write and fsync) has not completed for ${seconds(now - appending)} s`,
+    }
+  }
+  const problems: string[] = []
   const failure = loader.failure
   if (failure) {
-    const seconds = Math.round((now - failure.since) / 1000)
-    return {
-      status: 'ko',
-      error: `loading into ClickHouse fails (for ${seconds} s, ${writer.backlog} measures waiting): ${failure.message}`,
-    }
+    problems.push(
+      `loading into ClickHouse fails (for ${seconds(now - failure.since)} s, ${writer.backlog} measures waiting): ${failure.message}`,
+    )
   }
   const busy = loader.busySince
-  if (busy !== undefined && now - busy > STUCK_MS) {
-    return {
-      status: 'ko',
-      error: `loading into ClickHouse has not progressed for ${Math.round((now - busy) / 1000)} s (${writer.backlog} measures waiting)`,
-    }
+  if (busy !== undefined && now - busy > options.loadStallMs) {
+    problems.push(
+      `loading into ClickHouse has not progressed for ${seconds(now - busy)} s (${writer.backlog} measures waiting)`,
+    )
   }
-  return { status: 'ok', backlog: writer.backlog }
+  const quarantined = loader.quarantined
+  if (quarantined.length > 0) {
+    const measures = quarantined.reduce((total, entry) => total + entry.rows, 0)
+    problems.push(
+      `${quarantined.length} load(s) set aside, ${measures} measures (dacc quarantine list); the first: ${quarantined[0].error}`,
+    )
+  }
+  if (problems.length === 0) return { status: 'ok', backlog: writer.backlog }
+  return {
+    status: 'degraded',
+    error: problems.join('; '),
+    backlog: writer.backlog,
+    quarantined: quarantined.length,
+  }
 }
+
+const seconds = (ms: number) => Math.round(ms / 1000)

@@ -1,23 +1,46 @@
+import fs from 'node:fs'
+import path from 'node:path'
 import type { ClickHouse } from '../clickhouse/client.ts'
-import { firstLine } from '../errors.ts'
+import { firstLine, UsageError } from '../errors.ts'
+import { loadChunk } from '../import/chunks.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics/metrics.ts'
-import type { Crash } from './faults.ts'
-import type { Journal, Segment } from './journal.ts'
-import { detachAggregateView, insertSegment } from './queries.ts'
+import { classify, outcomeUnknown } from './classify.ts'
+import type { Crash, LoadFault } from './faults.ts'
+import { readSegment, syncDirectory, wholeFrames, type Journal, type Segment } from './journal.ts'
+import { deleteRawRows, detachAggregateView, loadFile, syncDeduplicationLogs, type LoadFile } from './queries.ts'
+import {
+  firstToken,
+  listQuarantine,
+  removeEntry,
+  retryToken,
+  setAside,
+  writeReason,
+  type QuarantineEntry,
+} from './quarantine.ts'
+import { COLUMNS } from './rows.ts'
 import type { Writer } from './writer.ts'
 
 export type LoaderOptions = {
   clickhouse: ClickHouse
+  cluster: string
   journal: Journal
   writer: Writer
   /** The read cache's lock and fold: a load and a read of ClickHouse never overlap (src/aggregates/cache.ts). */
-  cache: { exclusive<T>(fn: () => Promise<T>): Promise<T>; loaded(segment: string): void }
+  cache: {
+    exclusive<T>(fn: () => Promise<T>): Promise<T>
+    loaded(segment: string): void
+    discard(segment: string): void
+    forget(measure?: string): void
+  }
   /** How long the first row of a segment waits for more before the segment is loaded (ms); see PAUSE. */
   maxDelayMs: number
   /** A segment is loaded as soon as it holds this many rows. */
   maxSegmentRows: number
+  /** Attempts of a segment failing with an error not known to be transient, before it is set aside. */
+  maxAttempts: number
   crash: Crash
+  fault: LoadFault
   logger: Logger
   metrics: Metrics['loads']
 }
@@ -29,28 +52,60 @@ const RETRY_MS = { first: 100, max: 5000 }
  * for maxDelayMs (an INSERT per few rows would cost more CPU than the rows).
  */
 const PAUSE = { rows: 1_000, ms: 50 }
+/** How long an operator's retry of a set-aside segment waits out transient errors before it answers. */
+const RETRY_DEADLINE_MS = 30_000
+
+/** What loading one segment came to. */
+type Outcome = 'loaded' | 'set-aside' | 'stopped'
+
+/** The file of a load: a journal segment's framed rows, or an import chunk. */
+const segmentFile = (path: string, token: string): LoadFile => ({
+  path,
+  format: 'TabSeparated',
+  columns: COLUMNS,
+  token,
+  where: "measure_name != ''", // the frames' markers (frames.ts)
+})
 
 /**
  * Moves the journal into ClickHouse, one segment at a time, in order: one INSERT per segment
- * whose deduplication token is the segment's name, then the segment's rows move from the read
- * cache's pending set into its cells, then the file is removed. A failed load is retried (with
- * backoff) with the same token, so whatever part of it ClickHouse had kept (the raw rows without
- * the aggregates, say) is completed, never doubled. While a load runs, the next segment fills.
+ * whose deduplication token names the segment, then the segment's rows move from the read cache's
+ * pending set into its cells, then the file is removed. While a load runs, the next segment fills.
+ *
+ * No segment can stall the others: a failure is classified (classify.ts). Transient ones (the
+ * engine away, a full disk) are retried with backoff and the same token, so whatever part of the
+ * segment ClickHouse had kept is completed, never doubled. A segment the engine refuses for good,
+ * or that fails `maxAttempts` times otherwise, is set aside into the quarantine (quarantine.ts)
+ * with no trace left in ClickHouse, and loading goes on: its measures stay acknowledged, durable
+ * and counted from memory until an operator retries or discards it (`dacc quarantine`), which
+ * runs here, between two loads.
+ *
+ * Invariant, checked at start (recovery.ts): one load at most is in doubt (may have committed
+ * without this process knowing) — the one in flight.
  */
 export class Loader {
   #options: LoaderOptions
+  /** Segments to load before the writer's sealed ones: those found at start. */
+  #queue: Segment[] = []
+  /** Operators' requests, run between two loads. */
+  #requests: (() => Promise<void>)[] = []
+  #quarantine = new Map<string, QuarantineEntry>()
+  #unresolved = new Map<string, Segment>()
   #wake: (() => void) | undefined
-  #failure: { message: string; since: number } | undefined
+  #failure: { message: string; since: number; transient: boolean } | undefined
   #busySince: number | undefined
   #stopping = false
+  #draining = false
   #running: Promise<void> | undefined
 
   constructor(options: LoaderOptions) {
     this.#options = options
+    for (const entry of listQuarantine(options.journal.dir)) this.#quarantine.set(entry.id, entry)
+    this.#count()
   }
 
-  /** Why loading fails, while it does (since when, ms). */
-  get failure(): { message: string; since: number } | undefined {
+  /** Why loading fails, while it does (since when, ms), and whether the error is one that heals. */
+  get failure(): { message: string; since: number; transient: boolean } | undefined {
     return this.#failure
   }
 
@@ -59,25 +114,31 @@ export class Loader {
     return this.#busySince
   }
 
-  /** Loads segments left by an earlier run, before the server answers anyone (nothing of them is in the read cache). */
-  async replay(segments: Segment[]): Promise<void> {
-    for (const segment of segments) {
-      this.#options.logger.info(
-        { segment: segment.name, rows: segment.rows },
-        'loading a journal segment left by the last run',
-      )
-      await insertSegment(this.#options.clickhouse, segment)
-      await this.#options.journal.remove(segment)
-    }
+  /** What is set aside, oldest first. */
+  get quarantined(): QuarantineEntry[] {
+    return [...this.#quarantine.values()]
+  }
+
+  /** Segments found at start, loaded first, in order. */
+  enqueue(segments: Segment[]): void {
+    this.#queue.push(...segments)
+    this.wake()
   }
 
   start(): void {
     this.#running ??= this.#run()
   }
 
-  /** Something was appended: wakes the loader if it waits. */
+  /** Something was appended, or asked for: wakes the loader if it waits. */
   wake = (): void => {
     this.#wake?.()
+  }
+
+  /** Loads everything the journal holds, however long transient failures last, then stops (`dacc drain`). */
+  async drain(): Promise<void> {
+    this.#draining = true
+    this.wake()
+    await this.#running
   }
 
   /** Loads what is left (within `deadlineMs`, else it stays in the journal for the next start) and stops. */
@@ -89,79 +150,313 @@ export class Loader {
     clearTimeout(timer)
   }
 
+  /**
+   * Loads segments left by an earlier run whose load may have committed (recovery.ts), before the
+   * server answers anyone, with their own token: ClickHouse completes what it had, never doubles
+   * it. Those refused go to the quarantine, as any load would (returned: counted from then on,
+   * the engine having refused them). One that still fails transiently
+   * after `deadlineMs` is loaded first once the loader runs; until then answers leave it out (its
+   * aggregates may or may not be in ClickHouse already) and /status says so.
+   */
+  async replayInDoubt<S extends Segment>(segments: S[], deadlineMs: number): Promise<S[]> {
+    const setAside: S[] = []
+    for (const segment of segments) {
+      const outcome = await this.#load(segment, Date.now() + deadlineMs)
+      if (outcome === 'set-aside') setAside.push(segment)
+      if (outcome !== 'stopped') continue
+      this.#unresolved.set(segment.name, segment)
+      this.#queue.push(segment)
+    }
+    return setAside
+  }
+
+  /** Segments in doubt that answers leave out until they load (see replayInDoubt). */
+  get unresolved(): Segment[] {
+    return [...this.#unresolved.values()]
+  }
+
+  /**
+   * Sets aside a segment found at start that cannot simply be loaded: damaged (a frame fails its
+   * check before a whole one: its whole frames only are kept to load, the file as found beside
+   * them), or in doubt beyond what the engine's deduplication still covers.
+   */
+  setAsideAtStart(segment: Segment, why: string, damaged: boolean): void {
+    const whole = damaged ? wholeFrames(segment.path) : undefined
+    const entry = setAside(this.#options.journal.dir, segment.name, segment.path, {
+      ...this.#reasonOf(segment.path, why, 0),
+      token: firstToken('segment', segment.name),
+      cleaned: false,
+    })
+    if (whole) {
+      fs.renameSync(entry.file, path.join(entry.dir, 'damaged.tsv'))
+      fs.writeFileSync(entry.file, whole, { mode: 0o600, flush: true })
+      syncDirectory(entry.dir)
+    }
+    this.#remember(entry)
+  }
+
+  /** Retries set-aside entries (all when `ids` is empty), between two loads; what each came to. */
+  retry(ids: string[]): Promise<{ id: string; rows: number; error?: string }[]> {
+    return this.#request(async () => {
+      const results = []
+      for (const entry of this.#entries(ids)) results.push(await this.#retryEntry(entry))
+      return results
+    })
+  }
+
+  /** Discards a set-aside entry for good: its measures leave ClickHouse (if any were there) and the answers. */
+  discard(id: string): Promise<QuarantineEntry> {
+    return this.#request(async () => {
+      const [entry] = this.#entries([id])
+      await this.#clean(entry)
+      removeEntry(this.#options.journal.dir, entry)
+      this.#quarantine.delete(entry.id)
+      this.#count()
+      if (entry.kind === 'segment') this.#options.cache.discard(entry.id)
+      const { kind, rows, measures, error } = entry
+      this.#options.logger.warn({ id, kind, rows, measures, error }, 'discarded a set-aside load for good')
+      return entry
+    })
+  }
+
   async #run(): Promise<void> {
     for (;;) {
+      const request = this.#requests.shift()
+      if (request) {
+        await request()
+        continue
+      }
       const segment = await this.#next()
-      if (!segment) return
-      if (!(await this.#load(segment))) return
+      if (segment === 'request') continue
+      if (!segment || (await this.#load(segment)) === 'stopped') return
     }
   }
 
-  /** The next segment to load: a sealed one, else the open one once its delay is over; undefined when stopping with nothing left. */
-  async #next(): Promise<Segment | undefined> {
+  /** The next segment to load: one found at start, a sealed one, else the open one once its delay is over; undefined when stopping with nothing left. */
+  async #next(): Promise<Segment | 'request' | undefined> {
     const { writer, maxDelayMs, maxSegmentRows } = this.#options
     for (;;) {
-      const sealed = writer.takeSealed()
+      if (this.#requests.length > 0) return 'request'
+      const sealed = this.#queue.shift() ?? writer.takeSealed()
       if (sealed) return sealed
       const open = writer.open
       if (open.rows > 0) {
         const now = Date.now()
         const due = open.since + maxDelayMs - now
         const paused = open.rows >= PAUSE.rows ? open.last + PAUSE.ms - now : due
-        if (due <= 0 || paused <= 0 || open.rows >= maxSegmentRows || this.#stopping) {
+        if (due <= 0 || paused <= 0 || open.rows >= maxSegmentRows || this.#stopping || this.#draining) {
           const segment = await writer.seal()
           if (segment) return segment
           continue
         }
         await this.#sleep(Math.min(due, paused))
       } else {
-        if (this.#stopping) return undefined
+        if (this.#stopping || this.#draining) return undefined
         await this.#sleep()
       }
     }
   }
 
-  /** Loads a segment, retrying until it is in and removed; false when stopped first. */
-  async #load(segment: Segment): Promise<boolean> {
-    const { clickhouse, journal, writer, cache, crash, metrics } = this.#options
-    const inserted = await this.#retry(segment, async () => {
-      crash.at('before-load')
-      await cache.exclusive(async () => {
-        if (crash.point === 'between-raw-and-aggregates') await detachAggregateView(clickhouse)
-        const started = performance.now()
-        await insertSegment(clickhouse, segment)
-        metrics.seconds.observe((performance.now() - started) / 1000)
-        crash.at('between-raw-and-aggregates')
-        cache.loaded(segment.name)
+  /** Loads a segment, retrying transient failures, until it is in ClickHouse and out of the journal, or set aside. */
+  async #load(segment: Segment, deadline = Number.POSITIVE_INFINITY): Promise<Outcome> {
+    const token = firstToken('segment', segment.name)
+    const failed = await this.#attempts(segment, token, { maxAttempts: this.#options.maxAttempts, deadline })
+    this.#unresolved.delete(segment.name)
+    if (failed === 'stopped') return 'stopped'
+    if (failed) {
+      const entry = setAside(this.#options.journal.dir, segment.name, segment.path, {
+        ...this.#reasonOf(segment.path, firstLine(failed.err), failed.attempts),
+        token,
+        cleaned: false,
       })
-      crash.at('after-load')
-    })
-    // Until the file is gone it would be loaded again at the next start: no other segment is
-    // loaded meanwhile, so that ClickHouse's deduplication window keeps covering it.
-    if (!inserted || !(await this.#retry(segment, () => journal.remove(segment)))) return false
-    metrics.measures.observe(segment.rows)
-    writer.loaded(segment)
-    return true
+      await this.#clean(entry).catch(() => undefined) // else before its retry or discard
+      this.#remember(entry)
+      this.#options.writer.setAside(segment)
+      this.#options.logger.error(
+        { segment: segment.name, rows: segment.rows, attempts: failed.attempts, err: failed.err },
+        'a journal segment was set aside: ClickHouse refuses it (dacc quarantine list)',
+      )
+      return 'set-aside'
+    }
+    if (!(await this.#retryUntil(segment, () => this.#confirm(segment)))) return 'stopped'
+    this.#options.metrics.measures.observe(segment.rows)
+    this.#options.writer.loaded(segment)
+    return 'loaded'
   }
 
-  async #retry(segment: Segment, attempt: () => Promise<void>): Promise<boolean> {
+  /**
+   * Attempts a load until it succeeds (undefined), fails for good (the last error), or the loader
+   * stops. Once an attempt's outcome is unknown (its answer lost: it may have committed), the
+   * cache's lock is held across the retries that follow, until one succeeds: a read of ClickHouse
+   * meanwhile could see the segment while its rows are still pending, and count them twice.
+   */
+  async #attempts(
+    segment: Segment,
+    token: string,
+    { maxAttempts, deadline = Number.POSITIVE_INFINITY, locked = false, attempts = 0 }: AttemptOptions,
+  ): Promise<{ err: unknown; attempts: number } | 'stopped' | undefined> {
+    const { cache, metrics, logger } = this.#options
     for (let delay = RETRY_MS.first; ; delay = Math.min(delay * 2, RETRY_MS.max)) {
+      attempts++
       try {
         this.#busySince = Date.now()
-        await attempt()
+        await (locked
+          ? this.#insertAndFold(segment, token)
+          : cache.exclusive(() => this.#insertAndFold(segment, token)))
         this.#failure = undefined
-        return true
+        return undefined
       } catch (err) {
-        this.#options.metrics.failures.inc()
-        this.#failure = { message: firstLine(err), since: this.#failure?.since ?? Date.now() }
-        this.#options.logger.error(
-          { err, segment: segment.name },
-          'loading a journal segment into ClickHouse failed; retrying',
+        const kind = classify(err)
+        metrics.failures.inc({ class: kind })
+        this.#failure = {
+          message: firstLine(err),
+          since: this.#failure?.since ?? Date.now(),
+          transient: kind === 'transient',
+        }
+        logger.error(
+          { err, segment: segment.name, class: kind, attempts },
+          'loading a journal segment into ClickHouse failed',
         )
-        if (this.#stopping) return false
+        if (kind === 'permanent' || (kind === 'unknown' && attempts >= maxAttempts)) {
+          this.#failure = undefined
+          return { err, attempts }
+        }
+        if (this.#stopping || Date.now() + delay > deadline) return 'stopped'
+        if (!locked && outcomeUnknown(err)) {
+          const options = { maxAttempts, deadline, locked: true, attempts }
+          return cache.exclusive(() => this.#sleep(delay).then(() => this.#attempts(segment, token, options)))
+        }
         await this.#sleep(delay)
       } finally {
         this.#busySince = undefined
+      }
+    }
+  }
+
+  async #insertAndFold(segment: Segment, token: string): Promise<void> {
+    const { clickhouse, crash, fault, cache, metrics } = this.#options
+    crash.at('before-load')
+    if (crash.point === 'between-raw-and-aggregates') await detachAggregateView(clickhouse)
+    const started = performance.now()
+    await loadFile(clickhouse, segmentFile(segment.path, token))
+    metrics.seconds.observe((performance.now() - started) / 1000)
+    crash.at('between-raw-and-aggregates')
+    fault.afterInsert()
+    cache.loaded(segment.name)
+  }
+
+  /**
+   * Makes a load final: the engine's record of it on disk (embedded: see syncDeduplicationLogs),
+   * the idempotency keys of its requests on disk (they outlive the segment: keys.ts), then the
+   * segment's file removed, durably. Until the file is gone it would be loaded again at the next
+   * start: no other segment is loaded meanwhile, so that the deduplication window keeps covering it.
+   */
+  async #confirm(segment: Segment): Promise<void> {
+    const { clickhouse, writer, journal, crash } = this.#options
+    if (clickhouse.mode === 'embedded') await syncDeduplicationLogs(clickhouse.client, ['raw_measures', 'aggregates'])
+    crash.at('after-load')
+    writer.syncKeys()
+    await journal.remove(segment)
+  }
+
+  /** A retry of a set-aside entry, as an operator asked. */
+  async #retryEntry(entry: QuarantineEntry): Promise<{ id: string; rows: number; error?: string }> {
+    const { clickhouse, cache, logger } = this.#options
+    // In doubt, its last attempt may have committed: replayed under its own token, it completes
+    // (its rows must stay). Otherwise its rows are gone and a token of its own starts afresh.
+    if (!entry.inDoubt) await this.#clean(entry)
+    const token = entry.inDoubt ? entry.token : retryToken(entry)
+    Object.assign(entry, { token, inDoubt: true, cleaned: false })
+    writeReason(entry)
+    const segment = { name: entry.id, path: entry.file, rows: entry.rows }
+    const failed =
+      entry.kind === 'segment'
+        ? await this.#attempts(segment, token, { maxAttempts: 1, deadline: Date.now() + RETRY_DEADLINE_MS })
+        : await loadChunk(clickhouse, entry.file, token).then(
+            () => undefined,
+            (err: unknown) => ({ err, attempts: 1 }),
+          )
+    if (failed === 'stopped') {
+      entry.error = `retried for ${RETRY_DEADLINE_MS / 1000} s without an answer: ${this.#failure?.message}`
+      writeReason(entry)
+      return { id: entry.id, rows: entry.rows, error: entry.error }
+    }
+    if (failed) {
+      Object.assign(entry, { inDoubt: false, attempts: entry.attempts + 1, error: firstLine(failed.err) })
+      writeReason(entry)
+      await this.#clean(entry).catch(() => undefined)
+      return { id: entry.id, rows: entry.rows, error: entry.error }
+    }
+    if (clickhouse.mode === 'embedded') await syncDeduplicationLogs(clickhouse.client, ['raw_measures', 'aggregates'])
+    removeEntry(this.#options.journal.dir, entry)
+    this.#quarantine.delete(entry.id)
+    this.#count()
+    if (entry.kind === 'import-chunk') for (const measure of Object.keys(entry.measures)) cache.forget(measure)
+    logger.info({ id: entry.id, kind: entry.kind, rows: entry.rows }, 'a set-aside load was retried and loaded')
+    return { id: entry.id, rows: entry.rows }
+  }
+
+  /** Deletes the raw rows an entry's last attempt may have left (none left: raw and aggregates agree). */
+  async #clean(entry: QuarantineEntry): Promise<void> {
+    if (entry.cleaned) return
+    await deleteRawRows(this.#options.clickhouse.client, entry.token, this.#options.cluster)
+    entry.cleaned = true
+    writeReason(entry)
+  }
+
+  /** The reason of a segment set aside: what it holds, counted from its file. */
+  #reasonOf(path: string, error: string, attempts: number) {
+    const measures: Record<string, number> = {}
+    const entries = readSegment(path)
+    for (const { measure } of entries) measures[measure.measureName] = (measures[measure.measureName] ?? 0) + 1
+    return {
+      kind: 'segment' as const,
+      rows: entries.length,
+      measures,
+      error,
+      attempts,
+      quarantinedAt: new Date().toISOString(),
+    }
+  }
+
+  #remember(entry: QuarantineEntry): void {
+    this.#quarantine.set(entry.id, entry)
+    this.#count()
+  }
+
+  #count(): void {
+    const entries = [...this.#quarantine.values()]
+    this.#options.metrics.quarantined.set(entries.length)
+    this.#options.metrics.quarantinedMeasures.set(entries.reduce((total, entry) => total + entry.rows, 0))
+  }
+
+  /** The entries named (all when none is), each of them known, or a usage error naming the unknown one. */
+  #entries(ids: string[]): QuarantineEntry[] {
+    if (ids.length === 0) return [...this.#quarantine.values()]
+    return ids.map((id) => {
+      const entry = this.#quarantine.get(id)
+      if (!entry) throw new UnknownEntry(id)
+      return entry
+    })
+  }
+
+  #request<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#requests.push(() => fn().then(resolve, reject))
+      this.wake()
+    })
+  }
+
+  /** Runs `attempt` until it succeeds; false when stopped first. */
+  async #retryUntil(segment: Segment, attempt: () => Promise<void>): Promise<boolean> {
+    for (let delay = RETRY_MS.first; ; delay = Math.min(delay * 2, RETRY_MS.max)) {
+      try {
+        await attempt()
+        return true
+      } catch (err) {
+        this.#options.logger.error({ err, segment: segment.name }, 'removing a loaded journal segment failed; retrying')
+        if (this.#stopping) return false
+        await this.#sleep(delay)
       }
     }
   }
@@ -179,5 +474,13 @@ export class Loader {
         done()
       }
     })
+  }
+}
+
+type AttemptOptions = { maxAttempts: number; deadline?: number; locked?: boolean; attempts?: number }
+
+export class UnknownEntry extends UsageError {
+  constructor(id: string) {
+    super(`nothing set aside is named ${id} (dacc quarantine list)`)
   }
 }

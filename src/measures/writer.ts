@@ -2,8 +2,9 @@ import { HttpError, firstLine, unavailable } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import type { Crash } from './faults.ts'
-import { journalLine, type Journal, type Segment } from './journal.ts'
+import type { Journal, Segment } from './journal.ts'
 import type { IdempotencyKeys } from './keys.ts'
+import { journalLine, receivedAtOf } from './rows.ts'
 import type { Measure, StoredMeasure } from './schema.ts'
 
 export type WriterOptions = {
@@ -47,12 +48,15 @@ export class Writer {
   /** The journal's operations (appends, seals), one at a time in order. */
   #chain: Promise<unknown> = Promise.resolve()
   #inFlight = new Map<string, Promise<void>>()
+  /** Keys acknowledged whose write to the index failed: looked up here, written with the next ones. */
+  #unrecorded = new Map<string, number>()
   #sealed: Segment[] = []
   #openSince = 0
   #lastAppend = 0
   #backlog = 0
+  #appendingSince: number | undefined
   #failure: string | undefined
-  #closed = false
+  #closed: Error | undefined
 
   constructor(options: WriterOptions) {
     this.#options = options
@@ -68,6 +72,11 @@ export class Writer {
     return this.#failure
   }
 
+  /** When (ms) the append in progress started, if one is: a stuck disk shows here. */
+  get appendingSince(): number | undefined {
+    return this.#appendingSince
+  }
+
   /** Rows in the open segment, since when (ms) it has any, and when (ms) rows were last appended. */
   get open(): { rows: number; since: number; last: number } {
     return { rows: this.#options.journal.open?.rows ?? 0, since: this.#openSince, last: this.#lastAppend }
@@ -78,12 +87,12 @@ export class Writer {
    * request's are); rejects with a 503 when they could not be written, or the backlog is full.
    */
   write(measures: Measure[], key: string): Promise<void> {
-    if (this.#closed) return Promise.reject(unavailable('The service is shutting down'))
+    if (this.#closed) return Promise.reject(this.#closed)
     if (key) {
       const { deduplicated } = this.#options.metrics
       const inFlight = this.#inFlight.get(key)
       if (inFlight) return inFlight.then(() => deduplicated.inc(measures.length))
-      if (this.#options.keys.has(key)) {
+      if (this.#unrecorded.has(key) || this.#options.keys.has(key)) {
         deduplicated.inc(measures.length)
         return Promise.resolve()
       }
@@ -118,9 +127,26 @@ export class Writer {
     this.#backlog -= segment.rows
   }
 
-  /** Refuses new writes and waits for those in flight. */
-  async close(): Promise<void> {
-    this.#closed = true
+  /**
+   * Puts every key acknowledged so far on disk (the loader calls it before a segment leaves the
+   * journal: from then on the index alone remembers that segment's keys).
+   */
+  syncKeys(): void {
+    if (this.#unrecorded.size > 0) {
+      this.#options.keys.add(this.#unrecorded)
+      this.#unrecorded.clear()
+    }
+    this.#options.keys.sync()
+  }
+
+  /** A segment was set aside (quarantine): its rows leave the backlog, so that writes go on. */
+  setAside(segment: Segment): void {
+    this.#backlog -= segment.rows
+  }
+
+  /** Refuses new writes (with `refusal`) and waits for those in flight. */
+  async close(refusal: Error = unavailable('The service is shutting down')): Promise<void> {
+    this.#closed ??= refusal
     while (this.#committing) await this.#chain
   }
 
@@ -143,18 +169,23 @@ export class Writer {
   async #commit(group: Request[]): Promise<void> {
     const { journal, keys, logger, metrics } = this.#options
     const now = Date.now()
-    const receivedAt = new Date(now).toISOString().slice(0, 23).replace('T', ' ')
+    const receivedAt = receivedAtOf(now)
     const stored = this.#stored(group)
     let text = ''
     let index = 0
     for (const request of group)
       for (let end = index + request.measures.length; index < end; index++)
         text += journalLine(stored[index], receivedAt, request.key)
-    const wasEmpty = journal.open === undefined || journal.open.rows === 0
     let segment: Segment
     const appended = performance.now()
+    this.#appendingSince = now
     try {
+      // After a failed append, nothing more goes through that file (its pages may have been
+      // dropped): it is sealed at what it held, and this append starts a new one.
+      if (journal.failed) await this.#sealInto(journal)
+      const wasEmpty = journal.open === undefined || journal.open.rows === 0
       segment = await journal.append(text, stored.length)
+      if (wasEmpty) this.#openSince = now
       metrics.appendSeconds.observe((performance.now() - appended) / 1000)
     } catch (err) {
       metrics.appendFailures.inc()
@@ -164,29 +195,33 @@ export class Writer {
       const refusal = unavailable('The measures could not be stored, retry later')
       for (const request of group) request.reject(refusal)
       return
+    } finally {
+      this.#appendingSince = undefined
     }
     this.#failure = undefined
-    if (wasEmpty) this.#openSince = now
     this.#lastAppend = now
     this.#options.crash.at('after-append')
-    const keyed = group.filter((request) => request.key !== '')
-    if (keyed.length > 0) {
+    for (const request of group) if (request.key !== '') this.#unrecorded.set(request.key, now)
+    if (this.#unrecorded.size > 0) {
       try {
-        keys.add(keyed.map((request) => [request.key, now]))
+        keys.add(this.#unrecorded)
+        this.#unrecorded.clear()
       } catch (err) {
-        // The rows are durable and will be counted: answer 201. The keys are in the journal,
-        // from which the next start adds them again; until then a retry could count twice.
+        // The rows are durable and will be counted: answer 201. The keys stay in memory (and in
+        // the journal, from which a restart adds them again) until the index takes them.
         logger.error({ err }, 'recording idempotency keys failed')
       }
     }
     this.#options.acknowledged(segment.name, stored)
     countByMeasure(stored, metrics.accepted)
     for (const request of group) request.resolve()
-    if (segment.rows >= this.#options.maxSegmentRows) {
-      const sealed = await journal.seal()
-      if (sealed) this.#sealed.push(sealed)
-    }
+    if (segment.rows >= this.#options.maxSegmentRows) await this.#sealInto(journal)
     this.#options.wake()
+  }
+
+  async #sealInto(journal: Journal): Promise<void> {
+    const sealed = await journal.seal()
+    if (sealed) this.#sealed.push(sealed)
   }
 
   /** The group's measures as stored: each contributor pseudonym replaced by its keyed hash (one HMAC per pseudonym and group). */

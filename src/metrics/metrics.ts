@@ -99,8 +99,19 @@ export function createMetrics({ backlog, backlogLimit, cacheBytes }: MetricSourc
       ),
       failures: counter(
         'dacc_load_failures_total',
-        'Failed attempts to load a journal segment into ClickHouse (retried with backoff)',
+        'Failed attempts to load a journal segment into ClickHouse, by class of error: transient (retried until it heals), permanent (set aside at once), unknown (set aside after ingest.loadAttempts)',
+        ['class'],
       ),
+      quarantined: new Gauge({
+        name: 'dacc_quarantined_loads',
+        help: 'Journal segments and import chunks set aside because ClickHouse refuses them (dacc quarantine list)',
+        registers,
+      }),
+      quarantinedMeasures: new Gauge({
+        name: 'dacc_quarantined_measures',
+        help: 'Acknowledged measures in the loads set aside: durable, counted in answers, not in ClickHouse',
+        registers,
+      }),
     },
     reads: {
       answers: counter(
@@ -142,6 +153,7 @@ export function createMetrics({ backlog, backlogLimit, cacheBytes }: MetricSourc
   for (const reason of ['no_token', 'invalid_token', 'scope']) metrics.auth.refusals.inc({ reason }, 0)
   for (const source of ['cache', 'engine']) metrics.reads.answers.inc({ source }, 0)
   for (const query of ['stats', 'month_counts']) metrics.reads.querySeconds.zero({ query })
+  for (const kind of ['transient', 'permanent', 'unknown']) metrics.loads.failures.inc({ class: kind }, 0)
   for (const outcome of ['ok', 'failed']) {
     metrics.purges.runs.inc({ outcome }, 0)
     metrics.purges.retentionRuns.inc({ outcome }, 0)

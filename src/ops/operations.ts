@@ -1,4 +1,6 @@
-import type { ClickHouseClient } from '../clickhouse/client.ts'
+import type { ClickHouse } from '../clickhouse/client.ts'
+import { UsageError } from '../errors.ts'
+import type { JournalOperations } from '../measures/ingest.ts'
 import { migrate } from '../clickhouse/migrate.ts'
 import { mirrorDefinitions, type MirrorSource } from '../definitions/mirror.ts'
 import { completeRawChunks, insertRawChunk } from '../import/chunks.ts'
@@ -8,10 +10,11 @@ import { exportData } from '../transfer/transfer.ts'
 import { readOnlyQuery } from './sql.ts'
 
 /**
- * What an operation works on: the ClickHouse client, the cluster name ('' for one server), and the
- * journal directory of the process that runs it (an import's chunks are written ahead there).
+ * What an operation works on: the ClickHouse client and whether it is the embedded engine, the
+ * cluster name ('' for one server), and the journal directory of the process that runs it (an
+ * import's chunks are written ahead there).
  */
-export type OperationContext = { client: ClickHouseClient; cluster: string; journalDir: string }
+export type OperationContext = Pick<ClickHouse, 'client' | 'mode'> & { cluster: string; journalDir: string }
 
 /**
  * The ClickHouse work of the CLI, by name, one implementation each. An operation runs in the
@@ -43,14 +46,10 @@ export const OPERATIONS = {
   /** `rows`: JSONCompactEachRow text (src/import/mapping.ts). */
   insertImportedBuckets: ({ client }: OperationContext, { rows }: { measure: string; rows: string }) =>
     insertImportedBuckets(client, rows),
-  insertImportedRaw: (
-    { client, journalDir }: OperationContext,
-    { rows, ids }: { measure: string; rows: string; ids: number[] },
-  ) => insertRawChunk(client, journalDir, rows, ids),
+  insertImportedRaw: (context: OperationContext, { rows, ids }: { measure: string; rows: string; ids: number[] }) =>
+    insertRawChunk(context, context.journalDir, rows, ids),
   /** The chunks of an import killed mid-insert, completed (a running server did so at its start). */
-  completeImportedRaw: async ({ client, journalDir }: OperationContext) => ({
-    chunks: await completeRawChunks(client, journalDir),
-  }),
+  completeImportedRaw: (context: OperationContext) => completeRawChunks(context, context.journalDir, context.cluster),
 }
 
 /** The operations that change a measure's aggregates other than by loading measures, and which measure. */
@@ -72,8 +71,24 @@ export type RunOperation = <N extends OperationName>(name: N, ...args: ArgsOf<N>
 
 export const isOperation = (name: string): name is OperationName => Object.hasOwn(OPERATIONS, name)
 
+/** The operations only a running server does: its journal is its own (src/measures/ingest.ts). */
+export const JOURNAL_OPERATIONS = ['quarantineList', 'quarantineRetry', 'quarantineDiscard', 'drain'] as const
+export type JournalOperationName = (typeof JOURNAL_OPERATIONS)[number]
+export const isJournalOperation = (name: string): name is JournalOperationName =>
+  (JOURNAL_OPERATIONS as readonly string[]).includes(name)
+
+/** A server's runner: the journal's operations by `journal()` (once it is recovered), the rest by `run`. */
+export const withJournal =
+  (run: RunAny, journal: () => JournalOperations | undefined): RunAny =>
+  (name, args) => {
+    if (!isJournalOperation(name)) return run(name as OperationName, args)
+    const operations = journal()
+    if (!operations) throw new UsageError('the server is still starting: try again in a few seconds')
+    return (operations[name] as (args: unknown) => Promise<unknown>)(args)
+  }
+
 /** Untyped: arguments and results cross JSON (the socket), or come through a RunOperation. */
-export type RunAny = (name: OperationName, args: unknown) => Promise<unknown>
+export type RunAny = (name: OperationName | JournalOperationName, args: unknown) => Promise<unknown>
 
 /** The typed face of a runner. */
 export const typed = (run: RunAny): RunOperation =>
@@ -82,5 +97,8 @@ export const typed = (run: RunAny): RunOperation =>
 /** Runs operations on this process's own client. */
 export const runLocally =
   (context: OperationContext): RunAny =>
-  (name, args) =>
-    (OPERATIONS[name] as (context: OperationContext, args: unknown) => Promise<unknown>)(context, args)
+  async (name, args) => {
+    if (isJournalOperation(name))
+      throw new UsageError(`${name} needs a running dacc serve: its journal is the server's own`)
+    return (OPERATIONS[name] as (context: OperationContext, args: unknown) => Promise<unknown>)(context, args)
+  }

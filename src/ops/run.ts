@@ -1,11 +1,11 @@
 import { openClickHouse, type ClickHouse } from '../clickhouse/client.ts'
 import type { Config } from '../config.ts'
 import { runLocally, typed, type RunOperation } from './operations.ts'
-import { askServer, socketPath } from './socket.ts'
+import { askServer, socketOf } from './socket.ts'
 
 /** Whether a `dacc serve` answers on the data directory's socket (embedded mode only). */
 export async function serverIsRunning(config: Config): Promise<boolean> {
-  return !config.clickhouse.url && (await askServer(socketPath(config.dataDir), 'ping', undefined)) !== null
+  return !config.clickhouse.url && (await askServer(socketOf(config), 'ping', undefined)) !== null
 }
 
 /**
@@ -19,12 +19,14 @@ export async function withOperations<T>(config: Config, fn: (run: RunOperation) 
   let opened: Promise<ClickHouse> | undefined
   const run = typed(async (name, args) => {
     if (!config.clickhouse.url) {
-      const answer = await askServer(socketPath(config.dataDir), name, args)
+      const answer = await askServer(socketOf(config), name, args)
       if (answer) return answer.result
     }
     opened ??= openClickHouse(config)
-    const { client } = await opened
-    return runLocally({ client, cluster: config.clickhouse.cluster, journalDir: config.ingest.journalDir })(name, args)
+    return runLocally({ ...(await opened), cluster: config.clickhouse.cluster, journalDir: config.ingest.journalDir })(
+      name,
+      args,
+    )
   })
   try {
     return await fn(run)

@@ -2,10 +2,16 @@ import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { firstLine } from '../errors.ts'
-import { ConfigError } from '../config.ts'
+import { ConfigError, type Config } from '../config.ts'
 import { UsageError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import { isOperation, type OperationName, type RunAny } from './operations.ts'
+import {
+  isJournalOperation,
+  isOperation,
+  type JournalOperationName,
+  type OperationName,
+  type RunAny,
+} from './operations.ts'
 
 /**
  * The CLI's way into a running `dacc serve`, which alone may open the embedded data directory:
@@ -13,7 +19,15 @@ import { isOperation, type OperationName, type RunAny } from './operations.ts'
  * `{"result": ...}` or `{"error": "<one line>"}` (400 for a usage error, 500 otherwise). Mode 0600:
  * only the directory's owner may ask. The public HTTP port never offers this.
  */
-export const socketPath = (dataDir: string) => path.join(dataDir, 'dacc.sock')
+export const socketPath = (dir: string) => path.join(dir, 'dacc.sock')
+
+/**
+ * Where a server's socket is: in the embedded data directory, which one process holds; on a
+ * ClickHouse server, in the instance's own journal directory (instances may share a data
+ * directory for their SQLite store: docker-compose.cluster.yml).
+ */
+export const socketOf = (config: Pick<Config, 'dataDir' | 'clickhouse' | 'ingest'>) =>
+  socketPath(config.clickhouse.url ? config.ingest.journalDir : config.dataDir)
 
 // The longest Unix socket path (macOS; Linux allows 107 bytes). A longer one is cut silently.
 const MAX_SOCKET_PATH = 103
@@ -27,8 +41,8 @@ export async function serveOperations(file: string, run: RunAny, logger: Logger)
       `dataDir is too long for the CLI socket ${file} (at most ${MAX_SOCKET_PATH} bytes): choose a shorter one`,
     )
   }
-  // This process already holds the embedded engine's lock, so no other server runs here: a socket
-  // file left there belongs to a server that was killed.
+  // This process already holds the lock of the directory (the embedded engine's, or the journal's),
+  // so no other server runs here: a socket file left there belongs to a server that was killed.
   fs.rmSync(file, { force: true })
   const server = http.createServer(async (request, response) => {
     const name = (request.url ?? '').slice(1)
@@ -36,7 +50,7 @@ export async function serveOperations(file: string, run: RunAny, logger: Logger)
     let status = 200
     let body: { result: unknown } | { error: string }
     try {
-      if (request.method !== 'POST' || !isOperation(name))
+      if (request.method !== 'POST' || !(isOperation(name) || isJournalOperation(name)))
         throw new UsageError(`unknown operation: ${request.method} ${name}`)
       body = { result: await run(name, JSON.parse(await readBody(request))) }
       logger.info({ operation: name, ms: Math.round(performance.now() - started) }, 'operation run for the CLI')
@@ -60,7 +74,11 @@ export async function serveOperations(file: string, run: RunAny, logger: Logger)
  * Asks the server listening on `file` to run an operation: `{ result }`, or null when no server
  * listens there (no socket file, or a stale one left by a killed server: connection refused).
  */
-export async function askServer(file: string, name: OperationName, args: unknown): Promise<{ result: unknown } | null> {
+export async function askServer(
+  file: string,
+  name: OperationName | JournalOperationName,
+  args: unknown,
+): Promise<{ result: unknown } | null> {
   let response: http.IncomingMessage
   try {
     response = await new Promise((resolve, reject) => {

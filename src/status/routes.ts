@@ -2,7 +2,10 @@ import Router from '@koa/router'
 import { firstLine } from '../errors.ts'
 
 type Details = Record<string, string | number>
-export type Check = ({ status: 'ok' } & Details) | { status: 'ko'; error: string }
+export type Check =
+  | ({ status: 'ok' } & Details)
+  | ({ status: 'degraded'; error: string } & Details)
+  | { status: 'ko'; error: string }
 
 export type StatusDeps = {
   /** ClickHouse: a trivial query, and the engine's version. */
@@ -26,7 +29,9 @@ async function check(probe: () => unknown, details: Details = {}): Promise<Check
 /**
  * GET /status, no auth: `db` is ClickHouse (where measures live, as the original's database)
  * and its version, `sqlite` the definitions and tokens store, `writes` whether measures are being
- * acknowledged and loaded. 503 when one is ko, so load balancers see it.
+ * acknowledged and loaded. `global_status` is the worst of them: `ko` with a 503 when one is ko,
+ * so load balancers see it; `degraded` (200) when the instance takes and answers writes but an
+ * operator should look (src/measures/health.ts); else `ok`.
  */
 export function statusRoutes({ clickhouse, sqlite, writes }: StatusDeps): Router {
   const router = new Router()
@@ -36,9 +41,10 @@ export function statusRoutes({ clickhouse, sqlite, writes }: StatusDeps): Router
       check(() => sqlite.ping()),
     ])
     const checks = { db, sqlite: store, writes: writes() }
-    const ok = Object.values(checks).every((entry) => entry.status === 'ok')
-    ctx.status = ok ? 200 : 503
-    ctx.body = { ...checks, global_status: ok ? 'ok' : 'ko' }
+    const states = Object.values(checks).map((entry) => entry.status)
+    const global = states.includes('ko') ? 'ko' : states.includes('degraded') ? 'degraded' : 'ok'
+    ctx.status = global === 'ko' ? 503 : 200
+    ctx.body = { ...checks, global_status: global }
   })
   return router
 }

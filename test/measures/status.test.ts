@@ -5,8 +5,9 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
-// GET /status reports the write path: ko while measures cannot be written to the journal or
-// loaded into ClickHouse, ok again once they can. A directory is made read-only for real: chattr
+// GET /status reports the write path: ko (503) while measures cannot be written to the journal,
+// degraded (200: the instance still takes them) while they cannot be loaded into ClickHouse, ok
+// again once they can. A directory is made read-only for real: chattr
 // +i as root (whom permissions do not stop), chmod otherwise.
 type Context = { server: TestServer; token: string }
 const test = suite<Context>('GET /status and the write path', {} as Context)
@@ -63,7 +64,7 @@ test('a journal that cannot be written: 503 to producers and ko, then ok again',
   assert.equal(await status(context), { code: 200, writes: { status: 'ok', backlog: 0 }, global: 'ok' })
 })
 
-test('ClickHouse refusing the loads: measures are still acknowledged, ko with the backlog, then ok once loaded', async (context) => {
+test('ClickHouse refusing the loads: measures are still acknowledged, degraded with the backlog, then ok once loaded', async (context) => {
   // The directories of the raw table's parts: the loads' INSERTs fail there.
   const { dataDir } = context.server.config
   const [table] = await context.server.query<{ path: string }>(
@@ -73,21 +74,24 @@ test('ClickHouse refusing the loads: measures are still acknowledged, ko with th
   readOnly(tableDir, true)
   try {
     assert.is((await post(context)).status, 201, 'acknowledged from the journal')
-    await until(async () => (await status(context)).writes.status === 'ko', 'the write path to turn ko')
-    const { code, writes } = await status(context)
-    assert.is(code, 503)
+    await until(async () => (await status(context)).writes.status === 'degraded', 'the write path to turn degraded')
+    const { code, writes, global } = await status(context)
+    assert.equal([code, global], [200, 'degraded'], 'the instance still takes writes: load balancers keep it')
     assert.match(writes.error!, /^loading into ClickHouse fails \(for \d+ s, 1 measures waiting\): /)
+    assert.is(writes.backlog, 1)
+    assert.is((await post(context)).status, 201, 'still acknowledged')
     const answer = await context.server.post(
       '/aggregate',
       { measureName: 'm', startDate: '2022-01-01', endDate: '2022-01-02' },
       context.token,
     )
-    assert.equal(((await answer.json()) as { count: number }[])[0].count, 3, 'answers hold it meanwhile')
+    assert.equal(((await answer.json()) as { count: number }[])[0].count, 4, 'answers hold them meanwhile')
   } finally {
     readOnly(tableDir, false)
   }
   await until(async () => (await status(context)).global === 'ok', 'the write path to recover')
-  assert.equal((await status(context)).writes, { status: 'ok', backlog: 0 })
+  await context.server.settled()
+  assert.equal((await status(context)).writes, { status: 'ok', backlog: 0 }, 'loaded, nothing set aside')
 })
 
 test.run()

@@ -210,6 +210,7 @@ test('no label carries a token, a value or any text a client sent', async ({ ser
     source: (value) => ['cache', 'engine'].includes(value),
     query: (value) => ['stats', 'month_counts'].includes(value),
     outcome: (value) => ['ok', 'failed'].includes(value),
+    class: (value) => ['transient', 'permanent', 'unknown'].includes(value),
     le: (value) => value === '+Inf' || Number.isFinite(Number(value)),
   }
   for (const sample of samples.filter(({ name }) => name.startsWith('dacc_'))) {

@@ -102,7 +102,7 @@ test('a process holding the data directory without the socket: the CLI says so i
 
 test('a data directory too long for a socket path is refused at start, in one line', async () => {
   const file = socketPath(path.join(tempDir(), 'd'.repeat(120)))
-  const run = runLocally({ client: undefined as never, cluster: '', journalDir: '' })
+  const run = runLocally({ client: undefined as never, mode: 'embedded', cluster: '', journalDir: '' })
   const refused = await serveOperations(file, run, createLogger('silent')).then(
     () => undefined,
     (err: Error) => err,
