@@ -4,6 +4,7 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHous
 import Database from 'better-sqlite3'
 import type { Config } from '../config.ts'
 import { firstLine, UsageError } from '../errors.ts'
+import { replicasPerShard } from './cluster.ts'
 
 export type { ClickHouseClient }
 
@@ -31,13 +32,62 @@ const settings: ClickHouseSettings = {
 }
 
 /**
- * Added on a cluster, where rows are written through Distributed tables. A foreground insert
- * returns once the rows are in their shard rather than queued on the receiving node, so a loaded
- * segment is visible to the next read, like on one server. (Journal segments carry their own
- * deduplication token, passed on to the shards: src/measures/queries.ts.)
+ * What a cluster adds to every query of DACC's client: each field is a ClickHouse setting, sized
+ * from the cluster when the client opens (clusterSettings). docs/scaling.md says what each costs.
  */
-const clusterSettings: ClickHouseSettings = {
-  distributed_foreground_insert: 1,
+export type ClusterSettings = {
+  /**
+   * An INSERT into a Distributed table returns once its rows are in their shards rather than
+   * queued on the node that took it, so a loaded segment is in ClickHouse when its INSERT returns.
+   * (Journal segments carry their own deduplication token, passed on to the shards:
+   * src/measures/queries.ts.)
+   */
+  distributed_foreground_insert: 1
+  /**
+   * Replicas of a shard that must hold a part before the INSERT returns, and so before a segment
+   * leaves the journal: a majority of the smallest shard's replicas (2 of 2, 2 of 3), so that no
+   * acknowledged measure lives on one disk alone once its journal copy is gone. 1 (one replica a
+   * shard) is no quorum. With fewer replicas alive, loads fail and wait in the journal.
+   */
+  insert_quorum: string
+  /**
+   * How long an INSERT waits for its quorum (ms): half the client's request timeout, so that
+   * ClickHouse, not the HTTP client, gives up and says so. The loader then tries the segment
+   * again; its blocks already written are deduplicated, and that INSERT waits for their quorum.
+   */
+  insert_quorum_timeout: number
+  /**
+   * Several instances load at once: with 0, an INSERT into a table whose previous quorum INSERT
+   * has not reached its quorum is refused. (select_sequential_consistency needs 0, so reads get
+   * their consistency from load_balancing below instead.)
+   */
+  insert_quorum_parallel: 1
+  /**
+   * Reads and inserts of every instance go to the first live replica of each shard, as
+   * remote_servers lists them, never to the local one first: a read holds every segment loaded
+   * before it, and no later read loses any (a replica's parts get merged, never taken away but by
+   * a purge). When that replica is down, the next one answers: with 2 replicas a shard it holds
+   * every loaded segment (both are the quorum); with more, it may lack, for its replication lag,
+   * a segment whose quorum it was not part of.
+   */
+  load_balancing: 'in_order'
+  prefer_localhost_replica: 0
+}
+
+/** The cluster settings for shards of these numbers of replicas (system.clusters), and the client's request timeout. */
+export function clusterSettings(replicasPerShard: number[], requestTimeoutMs: number): ClusterSettings {
+  const smallest = Math.min(...replicasPerShard)
+  if (replicasPerShard.length === 0 || !(smallest >= 1)) {
+    throw new Error(`a cluster has at least one replica a shard, got: [${replicasPerShard.join(', ')}]`)
+  }
+  return {
+    distributed_foreground_insert: 1,
+    insert_quorum: String(Math.floor(smallest / 2) + 1),
+    insert_quorum_timeout: Math.floor(requestTimeoutMs / 2),
+    insert_quorum_parallel: 1,
+    load_balancing: 'in_order',
+    prefer_localhost_replica: 0,
+  }
 }
 
 /** The oldest server @clickhouse/client supports; Debian's 18.16, for one, has no query parameters. */
@@ -149,10 +199,20 @@ async function openServer(options: Config['clickhouse']): Promise<ClickHouse> {
   // No settings until the version is known: a server too old to know them answers only "Unknown setting".
   const bootstrap = createClient({ ...connection, log: QUIET })
   let version: string
+  let added: ClusterSettings | undefined
   try {
     version = await reaching(options.url, readVersion(bootstrap))
     if (!isSupportedVersion(version)) {
       throw new ClickHouseUnavailable(`ClickHouse ${version} is too old: DACC needs ${MINIMUM_VERSION} or later`)
+    }
+    if (options.cluster) {
+      const replicas = await reaching(options.url, replicasPerShard(bootstrap, options.cluster))
+      if (replicas.length === 0) {
+        throw new ClickHouseUnavailable(
+          `the ClickHouse server at ${safeUrl(options.url)} has no cluster ${options.cluster} (system.clusters)`,
+        )
+      }
+      added = clusterSettings(replicas, options.requestTimeoutMs)
     }
     const onCluster = options.cluster ? ` ON CLUSTER ${options.cluster}` : ''
     await reaching(
@@ -166,7 +226,7 @@ async function openServer(options: Config['clickhouse']): Promise<ClickHouse> {
     ...connection,
     log: QUIET,
     database: options.database,
-    clickhouse_settings: options.cluster ? { ...settings, ...clusterSettings } : settings,
+    clickhouse_settings: { ...settings, ...added },
   })
   return { client, mode: 'server', version, close: () => client.close() }
 }

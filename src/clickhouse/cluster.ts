@@ -20,6 +20,8 @@
  *   Distributed tables, so each node's view sees the whole cluster.
  */
 
+import type { ClickHouseClient } from './client.ts'
+
 /** The group of a measure: its rows and states share a shard. */
 const SHARDING_COLUMNS = ['measure_name', 'created_by', 'group1', 'group2', 'group3']
 
@@ -158,4 +160,20 @@ function splice(text: string, edits: [[number, number], string][]): string {
   return edits
     .sort(([[a]], [[b]]) => b - a)
     .reduce((result, [[start, end], replacement]) => result.slice(0, start) + replacement + result.slice(end), text)
+}
+
+/**
+ * The number of replicas of each shard of `cluster`, as the server DACC talks to lists them
+ * (remote_servers, in system.clusters): the insert quorum is sized from it (client.ts). Empty when
+ * the server has no such cluster.
+ */
+export async function replicasPerShard(client: ClickHouseClient, cluster: string): Promise<number[]> {
+  const result = await client.query({
+    query: `SELECT shard_num, count() AS replicas FROM system.clusters WHERE cluster = {cluster:String}
+            GROUP BY shard_num ORDER BY shard_num`,
+    query_params: { cluster },
+    format: 'JSONEachRow',
+  })
+  // A server quotes 64-bit integers unless told otherwise (this runs before the client's settings are known).
+  return (await result.json<{ replicas: number | string }>()).map((row) => Number(row.replicas))
 }

@@ -2,7 +2,12 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ClickHouseUnavailable, isSupportedVersion, openClickHouse } from '../../src/clickhouse/client.ts'
+import {
+  ClickHouseUnavailable,
+  clusterSettings,
+  isSupportedVersion,
+  openClickHouse,
+} from '../../src/clickhouse/client.ts'
 import { testConfig } from '../helpers/server.ts'
 
 const test = suite('openClickHouse')
@@ -13,7 +18,10 @@ type Request = { url: URL; body: string }
  * A stand-in for a ClickHouse server over HTTP that answers version() with `version`, and refuses
  * settings it does not know when that version is old, as such a server does.
  */
-async function fakeServer(version: string): Promise<{ url: string; requests: Request[]; close(): void }> {
+async function fakeServer(
+  version: string,
+  replicas: number[] = [],
+): Promise<{ url: string; requests: Request[]; close(): void }> {
   const requests: Request[] = []
   const server = http.createServer(async (req, res) => {
     let body = ''
@@ -24,6 +32,10 @@ async function fakeServer(version: string): Promise<{ url: string; requests: Req
       res.writeHead(500).end('Code: 115. DB::Exception: Unknown setting date_time_input_format')
     } else if (body.includes('version()')) {
       res.writeHead(200, { 'Content-Type': 'application/x-ndjson' }).end(`${JSON.stringify({ version })}\n`)
+    } else if (body.includes('FROM system.clusters') && url.searchParams.get('param_cluster') === 'c1') {
+      // A server quotes 64-bit counts by default.
+      const rows = replicas.map((count, index) => JSON.stringify({ shard_num: index + 1, replicas: String(count) }))
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson' }).end(rows.map((row) => `${row}\n`).join(''))
     } else {
       res.writeHead(200).end()
     }
@@ -57,16 +69,43 @@ test('a server older than 24.8 is refused in one clear line', async () => {
   }
 })
 
-test('on a cluster, the database is created ON CLUSTER and inserts wait for their shard', async () => {
-  const server = await fakeServer('24.8.14.39')
+test('on a cluster, the database is created ON CLUSTER and every query carries the cluster settings', async () => {
+  const server = await fakeServer('24.8.14.39', [2, 2])
   try {
     const clickhouse = await openClickHouse(serverConfig(server.url, 'c1'))
     assert.is(clickhouse.version, '24.8.14.39')
     assert.ok(server.requests.some((request) => request.body === 'CREATE DATABASE IF NOT EXISTS dacc ON CLUSTER c1'))
     await clickhouse.client.command({ query: 'SELECT 1' })
     const { searchParams } = server.requests.at(-1)!.url
-    assert.is(searchParams.get('distributed_foreground_insert'), '1')
+    // 2 shards of 2 replicas, the default 30 s request timeout: test/clickhouse/cluster.test.ts has the sizing.
+    assert.equal(
+      Object.fromEntries(Object.keys(clusterSettings([2], 1)).map((name) => [name, searchParams.get(name)])),
+      {
+        distributed_foreground_insert: '1',
+        insert_quorum: '2',
+        insert_quorum_timeout: '15000',
+        insert_quorum_parallel: '1',
+        load_balancing: 'in_order',
+        prefer_localhost_replica: '0',
+      },
+    )
     await clickhouse.close()
+  } finally {
+    server.close()
+  }
+})
+
+test('a cluster the server does not list is refused in one line, before any DDL', async () => {
+  const server = await fakeServer('24.8.14.39')
+  try {
+    await openClickHouse(serverConfig(server.url, 'c1')).then(
+      () => assert.unreachable('should refuse'),
+      (err) => {
+        assert.instance(err, ClickHouseUnavailable)
+        assert.is(err.message, `the ClickHouse server at ${server.url}/ has no cluster c1 (system.clusters)`)
+      },
+    )
+    assert.not.ok(server.requests.some((request) => request.body.includes('CREATE')))
   } finally {
     server.close()
   }

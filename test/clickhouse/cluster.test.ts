@@ -1,12 +1,12 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { openClickHouse, type ClickHouse } from '../../src/clickhouse/client.ts'
-import { renderForCluster } from '../../src/clickhouse/cluster.ts'
+import { clusterSettings, openClickHouse, type ClickHouse } from '../../src/clickhouse/client.ts'
+import { renderForCluster, replicasPerShard } from '../../src/clickhouse/cluster.ts'
 import { readMigrations, SCHEMA_MIGRATIONS } from '../../src/clickhouse/migrate.ts'
 import { testConfig } from '../helpers/server.ts'
 
 type Context = { clickhouse: ClickHouse }
-const test = suite<Context>('renderForCluster', {} as Context)
+const test = suite<Context>('cluster: rendered schema and settings', {} as Context)
 
 // The embedded engine cannot run cluster DDL, but its parser checks it without running it.
 test.before(async (context) => {
@@ -152,6 +152,58 @@ test('a statement it cannot render is refused, not passed through', () => {
   assert.throws(() => renderForCluster('DROP TABLE raw_measures', 'c1'), /extend src\/clickhouse\/cluster\.ts/)
   assert.throws(() => renderForCluster('RENAME TABLE a TO b', 'c1'), /extend src\/clickhouse\/cluster\.ts/)
   assert.throws(() => renderForCluster('CREATE TABLE t (x String) ENGINE = Memory', 'c1'), /not a MergeTree/)
+})
+
+test('inserts wait for a majority of the smallest shard, half the request timeout at most, several at once', () => {
+  const quorum = (replicas: number[]) => clusterSettings(replicas, 30_000).insert_quorum
+  // 2 of 2 (docker-compose.cluster.yml), 2 of 3; one replica a shard is no quorum (ClickHouse reads 1 as off).
+  assert.equal([[2, 2], [3, 3], [4], [5, 5], [1, 1]].map(quorum), ['2', '2', '3', '3', '1'])
+  // Shards of different sizes: a majority of the smallest, which every shard can reach.
+  assert.is(quorum([3, 2]), '2')
+  assert.is(clusterSettings([2], 30_000).insert_quorum_timeout, 15_000)
+  assert.is(clusterSettings([2], 8_000).insert_quorum_timeout, 4_000)
+  // select_sequential_consistency would need insert_quorum_parallel = 0, which refuses a second
+  // instance's load while the first waits for its quorum: reads rely on load_balancing instead.
+  assert.equal(clusterSettings([2], 30_000), {
+    distributed_foreground_insert: 1,
+    insert_quorum: '2',
+    insert_quorum_timeout: 15_000,
+    insert_quorum_parallel: 1,
+    load_balancing: 'in_order',
+    prefer_localhost_replica: 0,
+  })
+  assert.throws(() => clusterSettings([], 30_000), /at least one replica a shard/)
+  assert.throws(() => clusterSettings([2, 0], 30_000), /at least one replica a shard/)
+})
+
+test('every cluster setting is one the engine knows, with a value it accepts', async ({ clickhouse }) => {
+  const rendered = Object.entries(clusterSettings([2, 2], 30_000))
+    .map(([name, value]) => `${name} = ${typeof value === 'string' ? `'${value}'` : value}`)
+    .join(', ')
+  const result = await clickhouse.client.query({
+    query: `SELECT name, value FROM system.settings WHERE name IN ({names:Array(String)}) ORDER BY name SETTINGS ${rendered}`,
+    query_params: { names: Object.keys(clusterSettings([2], 1)) },
+    format: 'JSONEachRow',
+  })
+  // As the query ran with them: an unknown name or a bad value would have failed it.
+  assert.equal(await result.json(), [
+    { name: 'distributed_foreground_insert', value: '1' },
+    { name: 'insert_quorum', value: '2' },
+    { name: 'insert_quorum_parallel', value: '1' },
+    { name: 'insert_quorum_timeout', value: '15000' },
+    { name: 'load_balancing', value: 'in_order' },
+    { name: 'prefer_localhost_replica', value: '0' },
+  ])
+  await clickhouse.client.query({ query: "SELECT 1 SETTINGS load_balancing = 'inorder'" }).then(
+    () => assert.unreachable('a bad value fails the query'),
+    (err) => assert.match(String(err), /LoadBalancing/),
+  )
+})
+
+test("the replicas of a cluster's shards are read from system.clusters (the embedded engine lists none)", async ({
+  clickhouse,
+}) => {
+  assert.equal(await replicasPerShard(clickhouse.client, 'c1'), [])
 })
 
 test.run()
