@@ -7,6 +7,7 @@ import {
   type GlobalOptions,
 } from './cli/common.ts'
 import { definitionsCommands } from './cli/definitions.ts'
+import { addDemoCommand } from './cli/demo.ts'
 import { addDrainCommand, quarantineCommands } from './cli/journal.ts'
 import { purgeCommands } from './cli/purge.ts'
 import { addOriginalCommands } from './cli/original.ts'
@@ -76,6 +77,7 @@ function topLevel(): CAC {
   addSqlCommand(cli)
   addTransferCommands(cli)
   addOriginalCommands(cli)
+  addDemoCommand(cli)
   cli.command('token <command>', 'Manage tokens: dacc token create|get|update|delete-org <org> (see dacc token --help)')
   cli.command(
     'purge <command>',

@@ -23,6 +23,7 @@ test('every operations command has --help, exit code 0', async () => {
     ['compute-all-aggregations'],
     ['create-filtered-aggregation-view'],
     ['update-filtered-aggregation-view'],
+    ['demo'],
   ]
   for (const command of commands) {
     const { code, stdout, stderr } = await runCli([...command, '--help'], env)

@@ -51,7 +51,12 @@ async function loadMeasures() {
       ? `${definitions.length} measures may be read with this token.`
       : 'This token may read no measure.',
   )
-  if (definitions.length) pickMeasure()
+  if (!definitions.length) return
+  // A link naming a measure this token may read (dacc demo prints one) shows it at once.
+  const linked = definitions.some((definition) => definition.name === link.get('measure'))
+  if (linked) $('measure').value = link.get('measure')
+  pickMeasure()
+  if (linked) await show()
 }
 
 function pickMeasure() {
@@ -190,9 +195,13 @@ async function copyCurl() {
   }
 }
 
+// A link may fill the form: ?measure=...&start=YYYY-MM-DD&end=YYYY-MM-DD (never a token: links get
+// shared and logged). Without it, the last 90 days.
+const link = new URLSearchParams(location.search)
 const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10)
-$('start').value = day(-90)
-$('end').value = day(1)
+const isDate = (text) => /^\d{4}-\d{2}-\d{2}$/.test(text ?? '')
+$('start').value = isDate(link.get('start')) ? link.get('start') : day(-90)
+$('end').value = isDate(link.get('end')) ? link.get('end') : day(1)
 $('load').addEventListener('click', loadMeasures)
 $('token').addEventListener('keydown', (event) => event.key === 'Enter' && loadMeasures())
 $('measure').addEventListener('change', pickMeasure)
