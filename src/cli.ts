@@ -28,10 +28,13 @@ function topLevel(): CAC {
   cli.command('serve', 'Start the HTTP server (applies the schemas first)').action(async (options: GlobalOptions) => {
     const { loadConfig } = await import('./config.ts')
     const { startServer } = await import('./server.ts')
-    const server = await startServer(loadConfig({ file: options.config }))
-    // `dacc drain` stops the server once its journal is loaded.
-    server.stopped.then(() => process.exit(0))
+    // Listened for before the start: a stop asked while the server starts (its port already open)
+    // is carried out once it has started, never by the signal's default action, which would kill it.
+    let server: Awaited<ReturnType<typeof startServer>> | undefined
+    let asked = false
     const stop = () => {
+      asked = true
+      if (!server) return
       // A second signal, or a shutdown stuck past the limit, ends the process at once.
       setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS).unref()
       server.close().then(
@@ -41,6 +44,10 @@ function topLevel(): CAC {
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
+    server = await startServer(loadConfig({ file: options.config }))
+    // `dacc drain` stops the server once its journal is loaded.
+    server.stopped.then(() => process.exit(0))
+    if (asked) stop()
   })
 
   cli
