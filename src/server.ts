@@ -97,7 +97,8 @@ export async function startServer(
     if (clickhouse.mode === 'embedded') {
       const session = await openClickHouse(config)
       closers.push(() => session.close())
-      run = countingPurges(forgettingChanges(runLocally({ client: session.client, ...where }), cache), metrics.purges)
+      const local = runLocally({ client: session.client, chdb: session.chdb, ...where })
+      run = countingPurges(forgettingChanges(local, cache), metrics.purges)
       const operations: OperationsServer = await serveOperations(socketPath(config.dataDir), run, logger)
       closers.push(() => operations.close())
     }

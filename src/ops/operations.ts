@@ -1,3 +1,4 @@
+import type { ChdbExtension } from 'chdb/connection'
 import type { ClickHouseClient } from '../clickhouse/client.ts'
 import { migrate } from '../clickhouse/migrate.ts'
 import { mirrorDefinitions, type MirrorSource } from '../definitions/mirror.ts'
@@ -8,15 +9,16 @@ import { exportData } from '../transfer/transfer.ts'
 import { readOnlyQuery } from './sql.ts'
 
 /**
- * What an operation works on: the ClickHouse client, the cluster name ('' for one server), and the
+ * What an operation works on: the ClickHouse client (and, embedded, the engine's own interface
+ * to its session: `dacc sql` streams through it), the cluster name ('' for one server), and the
  * journal directory of the process that runs it (an import's chunks are written ahead there).
  */
-export type OperationContext = { client: ClickHouseClient; cluster: string; journalDir: string }
+export type OperationContext = { client: ClickHouseClient; chdb?: ChdbExtension; cluster: string; journalDir: string }
 
 /**
  * The ClickHouse work of the CLI, by name, one implementation each. An operation runs in the
  * CLI's own process, or in `dacc serve` on the CLI's behalf when the server holds the embedded
- * data directory (see socket.ts), so its arguments and result are plain JSON.
+ * data directory (see socket.ts), so its arguments and result are plain JSON, or a stream of bytes.
  */
 export const OPERATIONS = {
   /** Nothing: answers whether a server listens. */
@@ -28,8 +30,9 @@ export const OPERATIONS = {
   rawCounts: async ({ client }: OperationContext) => Object.fromEntries(await rawCounts(client)),
   deleteData: ({ client, cluster }: OperationContext, { name }: { name: string }) =>
     deleteMeasureData(client, name, cluster),
-  sql: ({ client }: OperationContext, { query, maxRows }: { query: string; maxRows: number }) =>
-    readOnlyQuery(client, query, maxRows),
+  /** A stream (the socket streams it): the rows as JSON arrays, a line each (ops/sql.ts). */
+  sql: (context: OperationContext, { query, maxRows }: { query: string; maxRows?: number }) =>
+    readOnlyQuery(context, query, maxRows),
   /** The SQLite definitions, sent whole: ClickHouse's copy becomes equal to them. */
   mirrorDefinitions: ({ client }: OperationContext, source: MirrorSource) => mirrorDefinitions(client, source),
   /** `dir`: absolute, since a running server may write it on the CLI's behalf. */

@@ -23,8 +23,11 @@ export async function withOperations<T>(config: Config, fn: (run: RunOperation) 
       if (answer) return answer.result
     }
     opened ??= openClickHouse(config)
-    const { client } = await opened
-    return runLocally({ client, cluster: config.clickhouse.cluster, journalDir: config.ingest.journalDir })(name, args)
+    const { client, chdb } = await opened
+    return runLocally({ client, chdb, cluster: config.clickhouse.cluster, journalDir: config.ingest.journalDir })(
+      name,
+      args,
+    )
   })
   try {
     return await fn(run)
