@@ -7,6 +7,7 @@ import {
   type GlobalOptions,
 } from './cli/common.ts'
 import { definitionsCommands } from './cli/definitions.ts'
+import { addExportPublicCommand } from './cli/export.ts'
 import { purgeCommands } from './cli/purge.ts'
 import { addOriginalCommands } from './cli/original.ts'
 import { addSqlCommand } from './cli/sql.ts'
@@ -71,6 +72,7 @@ function topLevel(): CAC {
 
   addComputeWildcardAggregate(cli)
   addSqlCommand(cli)
+  addExportPublicCommand(cli)
   addTransferCommands(cli)
   addOriginalCommands(cli)
   cli.command('token <command>', 'Manage tokens: dacc token create|get|update|delete-org <org> (see dacc token --help)')

@@ -19,6 +19,7 @@ import { Loader } from './measures/loader.ts'
 import { recentIdempotencyKeys } from './measures/queries.ts'
 import { Writer } from './measures/writer.ts'
 import { serveMetrics } from './metrics/listener.ts'
+import { serveSql } from './sql/listener.ts'
 import { createMetrics, type Metrics } from './metrics/metrics.ts'
 import { CHANGED_MEASURE, runLocally, typed, type RunAny } from './ops/operations.ts'
 import { serveOperations, socketPath, type OperationsServer } from './ops/socket.ts'
@@ -47,6 +48,8 @@ export type RunningServer = {
   url: string
   /** The metrics listener's GET /metrics, when metrics.port is not 0. */
   metricsUrl: string | undefined
+  /** The SQL interface for data engineers (src/sql/), when sql.port is not 0. */
+  sqlUrl: string | undefined
   app: Koa
   deps: ServerDeps
   /** Stops accepting, finishes requests in flight, loads what the journal holds (or leaves it for the next start), closes the stores. */
@@ -198,7 +201,16 @@ export async function startServer(
       closers.push(() => listener.close())
       metricsUrl = listener.url
     }
-    logger.info({ port, host: config.host, clickhouse: clickhouse.mode, metrics: metricsUrl ?? 'off' }, 'listening')
+    let sqlUrl: string | undefined
+    if (config.sql.port !== 0) {
+      const sql = await serveSql(config, deps.tokens, logger)
+      closers.push(() => sql.close())
+      sqlUrl = sql.url
+    }
+    logger.info(
+      { port, host: config.host, clickhouse: clickhouse.mode, metrics: metricsUrl ?? 'off', sql: sqlUrl ?? 'off' },
+      'listening',
+    )
 
     if (config.retention.rawDays > 0) {
       const purge = typed(run)
@@ -222,6 +234,7 @@ export async function startServer(
     return {
       url: `http://${host}:${port}`,
       metricsUrl,
+      sqlUrl,
       app,
       deps,
       close: () =>

@@ -5,6 +5,7 @@ import { mirrorDefinitions, type MirrorSource } from '../definitions/mirror.ts'
 import { completeRawChunks, insertRawChunk } from '../import/chunks.ts'
 import { clearImportedBuckets, importedRawIds, importTargetState, insertImportedBuckets } from '../import/queries.ts'
 import { deleteMeasureData, purgeRawMeasures, rawCounts } from '../purge/queries.ts'
+import { exportPublic, type ExportOptions } from '../sql/export.ts'
 import { exportData } from '../transfer/transfer.ts'
 import { readOnlyQuery } from './sql.ts'
 
@@ -33,6 +34,8 @@ export const OPERATIONS = {
   /** A stream (the socket streams it): the rows as JSON arrays, a line each (ops/sql.ts). */
   sql: (context: OperationContext, { query, maxRows }: { query: string; maxRows?: number }) =>
     readOnlyQuery(context, query, maxRows),
+  /** aggregates_public in a file format, a stream (sql/export.ts). */
+  exportPublic: (context: OperationContext, options: ExportOptions) => exportPublic(context, options),
   /** The SQLite definitions, sent whole: ClickHouse's copy becomes equal to them. */
   mirrorDefinitions: ({ client }: OperationContext, source: MirrorSource) => mirrorDefinitions(client, source),
   /** `dir`: absolute, since a running server may write it on the CLI's behalf. */

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../../src/logger.ts'
 import { startServer, type RunningServer } from '../../src/server.ts'
 import { ROOT } from '../../src/root.ts'
 import { openStore } from '../../src/store/store.ts'
+import type { Scope } from '../../src/tokens/scopes.ts'
 import { createTokens } from '../../src/tokens/tokens.ts'
 
 export { ROOT }
@@ -52,7 +53,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
 export type TestServer = RunningServer & {
   config: Config
   /** A valid token with every scope (or the given ones). */
-  token(scopes?: ('measure:write' | 'aggregate:read')[]): Promise<string>
+  token(scopes?: Scope[]): Promise<string>
   define(...definitions: Partial<Definition>[]): void
   post(route: string, body: unknown, token?: string, headers?: Record<string, string>): Promise<Response>
   /** Resolves once every measure acknowledged so far is loaded into ClickHouse. */
