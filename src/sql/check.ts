@@ -158,10 +158,20 @@ type Node = { depth: number; kind: string; name: string }
 /** The syntax tree, then the analysed query tree, of a SELECT (see checkQuery). */
 async function checkQueryTree(explain: Explain, select: string, tables: Tables): Promise<void> {
   const ast = await explained(explain, `EXPLAIN AST ${select}`, tables)
+  // The syntax tree does not name common table expressions (the formatter writes `name AS\n(`):
+  // what such a name reads is left to the query tree, which resolves it; but not a name of a
+  // table, which a subquery out of the expression's scope would read while the query is analysed.
+  const expressions = new Set(
+    [...select.matchAll(/(\w+|`[^`]+`) AS\s*\(/g)].map((match) => match[1].replaceAll('`', '')),
+  )
+  if (expressions.size > 0) {
+    const real = await explain(`SELECT name FROM system.tables WHERE database = ${sqlString(tables.policy.database)}`)
+    for (const [name] of real) expressions.delete(String(name))
+  }
   ast.forEach((node, index) => {
     if (node.kind === 'Set')
       throw new SqlError('READONLY', `a SETTINGS clause is not allowed in ${tables.policy.where}`)
-    if (node.kind === 'TableIdentifier') tables.check(node.name)
+    if (node.kind === 'TableIdentifier' && !expressions.has(node.name)) tables.check(node.name)
     if (node.kind !== 'Function') return
     const parent = ast[index - 1]
     if (parent?.kind === 'TableExpression' && parent.depth === node.depth - 1) tables.tableFunction(node.name)

@@ -109,7 +109,8 @@ async function answer(context: Context, request: http.IncomingMessage, response:
       identity,
     )
 
-  const log: Record<string, unknown> = {}
+  // `ran`: whether the statement reached the engine to run (a refused one never does).
+  const log: Record<string, unknown> = { ran: false }
   let sent: Sent | undefined
   let error: SqlError | undefined
   try {
@@ -142,7 +143,12 @@ async function answer(context: Context, request: http.IncomingMessage, response:
         settings: settings.clause,
         params: query.params,
       })
-      Object.assign(log, { kind: running.checked.kind, format: running.format, shape: running.checked.shape })
+      Object.assign(log, {
+        ran: true,
+        kind: running.checked.kind,
+        format: running.format,
+        shape: running.checked.shape,
+      })
       sent = await streamed(context, response, running, query, identity, started)
       error = sent.error
     } finally {

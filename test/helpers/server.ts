@@ -63,9 +63,12 @@ export type TestServer = RunningServer & {
 }
 
 /** A real server on a random port, with embedded ClickHouse and SQLite in a fresh temp dir. */
-export async function startTestServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Record<string, unknown> = {},
+  logger: Logger = createLogger('silent'),
+): Promise<TestServer> {
   const config = testConfig(overrides)
-  const server = await startServer(config, createLogger('silent'))
+  const server = await startServer(config, logger)
   const { deps } = server
   return {
     ...server,
