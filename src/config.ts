@@ -88,9 +88,9 @@ const schema = {
       env: 'DACC_SQL_PORT',
     },
     maxConcurrentQueries: {
-      doc: 'SQL queries running at once, each on an engine session of its own; more wait up to 10 s, then get error 202 (TOO_MANY_SIMULTANEOUS_QUERIES)',
+      doc: 'SQL queries running at once, each on an engine session of its own; more wait up to 10 s, then get error 202 (TOO_MANY_SIMULTANEOUS_QUERIES). With sql.maxThreads, the cores analysts may take from the service; at most UV_THREADPOOL_SIZE - 2 (each running query holds one of the threads of libuv)',
       format: wholeNumber(1, 32),
-      default: 2,
+      default: 1,
       env: 'DACC_SQL_MAX_CONCURRENT_QUERIES',
     },
     maxExecutionSeconds: {
