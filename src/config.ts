@@ -347,6 +347,14 @@ export function loadConfig({ file, overrides, env = process.env }: LoadOptions =
   if (result.sql.port !== 0 && [result.port, result.metrics.port].includes(result.sql.port)) {
     throw new ConfigError('invalid configuration: sql.port: must differ from port and metrics.port')
   }
+  // A running SQL query holds one of libuv's threads until it ends (the engine's calls run there),
+  // as do the service's own loads, reads and journal writes: two stay theirs, whatever analysts do.
+  const threads = Number(env.UV_THREADPOOL_SIZE) || 4
+  if (result.sql.port !== 0 && result.sql.maxConcurrentQueries > threads - 2) {
+    throw new ConfigError(
+      `invalid configuration: sql.maxConcurrentQueries: at most ${threads - 2} with UV_THREADPOOL_SIZE=${threads} (each running query holds one of its threads): raise UV_THREADPOOL_SIZE first`,
+    )
+  }
   if (result.sql.port !== 0 && result.clickhouse.url) {
     throw new ConfigError(
       'invalid configuration: sql.port: the SQL interface serves the embedded engine; with clickhouse.url set, data engineers connect to ClickHouse itself (README: For data engineers)',

@@ -14,7 +14,7 @@ export type Policy = {
   access: Access
   /** The DACC database, the current one of every query. */
   database: string
-  /** Who refuses, in messages: `dacc sql`, `this interface`. */
+  /** Who refuses, in messages: `dacc sql`, `the SQL interface`. */
   where: string
   /** Whether a query may name its output format (FORMAT, the HTTP interface) or not (dacc sql has --format). */
   formatClause: boolean

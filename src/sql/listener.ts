@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { openClickHouse } from '../clickhouse/client.ts'
-import { ConfigError, type Config } from '../config.ts'
+import type { Config } from '../config.ts'
 import { firstLine } from '../errors.ts'
 import { close, listen } from '../http/listen.ts'
 import type { Logger } from '../logger.ts'
@@ -36,13 +36,6 @@ const GRACE_MS = 10_000
  */
 export async function serveSql(config: Config, tokens: Tokens, logger: Logger): Promise<SqlListener> {
   const { sql } = config
-  // A running query holds one of libuv's threads until it ends (the engine's calls run there), as
-  // do the service's own loads, reads and journal writes: two stay theirs, whatever analysts do.
-  const threads = Number(process.env.UV_THREADPOOL_SIZE) || 4
-  if (sql.maxConcurrentQueries > threads - 2)
-    throw new ConfigError(
-      `invalid configuration: sql.maxConcurrentQueries: at most ${threads - 2} with UV_THREADPOOL_SIZE=${threads} (each running query holds one of its threads): raise UV_THREADPOOL_SIZE first`,
-    )
   const sessions: SqlSession[] = []
   const closers: (() => Promise<void>)[] = []
   try {
@@ -142,7 +135,7 @@ async function answer(context: Context, request: http.IncomingMessage, response:
         policy: {
           access,
           database: context.database,
-          where: 'this interface',
+          where: 'the SQL interface',
           formatClause: true,
           limits: settings.checks,
         },
