@@ -68,10 +68,12 @@ export async function serveSql(config: Config, tokens: Tokens, logger: Logger): 
     return {
       url: `http://${sql.host.includes(':') ? `[${sql.host}]` : sql.host}:${port}/`,
       close: async () => {
-        // Answers in flight are cut: their queries end, then their sessions close.
+        // Answers in flight are cut; their queries are not waited for (one may compute for
+        // sql.maxExecutionSeconds, past a stop's 10 s): the engine closes a session once the
+        // query on it is done, whenever that is.
         server.closeAllConnections()
         await close(server)
-        await pool.drain()
+        void pool.drain()
         for (const closer of closers.reverse()) await closer()
       },
     }
