@@ -15,7 +15,7 @@ export type Output = {
   stream: Readable
   /** Settles when the engine is done: the result's rows, or its error (the stream then ends where the output stopped). */
   finished: Promise<{ rows: number }>
-  /** The reader is gone: stops the engine's writes as soon as that is safe; what still comes is dropped. */
+  /** The reader is gone: stops the engine's writes as soon as that is safe (not its query: the engine cannot). */
   cancel(): void
 }
 
@@ -78,9 +78,10 @@ function throughFifo(chdb: ChdbExtension, fifo: string, statement: string, forma
   const hold = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)
   const socket = new net.Socket({ fd: read, readable: true, writable: false })
   const stream = new PassThrough()
-  // The engine opens the FIFO before it writes: once bytes came, closing the read end is safe
-  // (its writes fail, the query ends). Before, it could not open a FIFO without a reader, and
-  // would wait for one for good: the output is read and dropped until the statement is done.
+  // The engine opens the FIFO before it writes: once bytes came, closing the read end is safe (its
+  // writes then fail, silently: the query itself runs on, to its end or its time limit). Before,
+  // it could not open a FIFO without a reader, and would wait for one for good: the output is
+  // read and dropped until the statement is done.
   let opened = false
   let cancelled = false
   socket.on('data', (chunk: Buffer) => {

@@ -196,8 +196,8 @@ async function authorize(context: Context, query: SqlRequest, log: Record<string
 }
 
 /**
- * Sends the output; a client gone, or one that stops reading past the query's own time limit,
- * stops the query: its session is never held for good.
+ * Sends the output. A client gone, or one that stops reading past the query's own time limit, is
+ * cut and the engine's writes stopped: the session is never held past the query's time limit.
  */
 async function streamed(
   context: Context,
