@@ -32,7 +32,7 @@ export async function sqlCost({ serve, prepare, load, drain, results, durationS 
   store.close()
   const sqlPort = await freePort()
   // Each analyst query ends on its own, just after the round it loads: a client that leaves does
-  // not stop a query that has written nothing yet (README: For data engineers).
+  // not stop its query on the embedded engine (README: For data engineers).
   const server = await serve(dataDir, {
     env: {
       DACC_SQL_PORT: String(sqlPort),
