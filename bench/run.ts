@@ -8,6 +8,7 @@
 //   scale   the same questions over 10 M raw, and the memory kept for 100,000 buckets
 //   metrics what the metrics cost: single measures at 50 connections on two servers alike but for
 //           their metrics listener (one on and scraped every second, one off), in alternate rounds
+//   sql     what data engineers' queries cost: writes and reads with 0, 1, 2 heavy ones running (bench/sql.ts)
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -20,11 +21,12 @@ import { ROOT } from '../src/root.ts'
 import { openStore } from '../src/store/store.ts'
 import { createTokens } from '../src/tokens/tokens.ts'
 import { freePort } from '../test/helpers/ports.ts'
+import { sqlCost } from './sql.ts'
 
 const quick = process.argv.includes('--quick')
 const only = process.argv.includes('--only')
   ? process.argv[process.argv.indexOf('--only') + 1].split(',')
-  : ['writes', 'reads', 'scale', 'metrics']
+  : ['writes', 'reads', 'scale', 'metrics', 'sql']
 const DURATION_S = quick ? 3 : 10
 /** Where this runs from (dist/bench/ once built), and the package root. */
 const HERE = path.dirname(fileURLToPath(import.meta.url))
@@ -94,13 +96,17 @@ function start(args: string[], env: Record<string, string> = {}): Promise<Server
  * `dacc serve` as users start it (`npm start`, `npx dacc serve`: with the Node flags of its command
  * line), its metrics listener on a free port, or off.
  */
-async function serve(dataDir: string, { metrics = true } = {}): Promise<Server> {
+async function serve(
+  dataDir: string,
+  { metrics = true, env = {} }: { metrics?: boolean; env?: Record<string, string> } = {},
+): Promise<Server> {
   const metricsPort = metrics ? await freePort() : 0
   const server = await start(['--max-semi-space-size=32', path.join(ROOT, 'bin/dacc.js'), 'serve'], {
     DACC_DATA_DIR: dataDir,
     DACC_PORT: '0',
     DACC_METRICS_PORT: String(metricsPort),
     DACC_CONFIG: '',
+    ...env,
   })
   return { ...server, metricsUrl: metrics ? `http://127.0.0.1:${metricsPort}/metrics` : undefined }
 }
@@ -526,7 +532,13 @@ async function metricsCost(): Promise<void> {
 
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0)
 
-const phases: Record<string, () => Promise<void>> = { writes, reads, scale, metrics: metricsCost }
+const phases: Record<string, () => Promise<void>> = {
+  writes,
+  reads,
+  scale,
+  metrics: metricsCost,
+  sql: () => sqlCost({ serve, prepare, load, drain, results, durationS: DURATION_S }),
+}
 for (const phase of only) await phases[phase]()
 console.table(rows.map(({ note, ...row }) => ({ ...row, sustained: row.sustained ?? '', note: note ?? '' })))
 for (const [key, value] of Object.entries(results))

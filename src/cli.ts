@@ -9,6 +9,7 @@ import {
 import { definitionsCommands } from './cli/definitions.ts'
 import { addDemoCommand } from './cli/demo.ts'
 import { addDrainCommand, quarantineCommands } from './cli/journal.ts'
+import { addExportPublicCommand } from './cli/export.ts'
 import { purgeCommands } from './cli/purge.ts'
 import { addOriginalCommands } from './cli/original.ts'
 import { addSqlCommand } from './cli/sql.ts'
@@ -82,6 +83,7 @@ function topLevel(): CAC {
 
   addComputeWildcardAggregate(cli)
   addSqlCommand(cli)
+  addExportPublicCommand(cli)
   addTransferCommands(cli)
   addOriginalCommands(cli)
   addDemoCommand(cli)

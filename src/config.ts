@@ -74,6 +74,56 @@ const schema = {
       env: 'DACC_METRICS_PORT',
     },
   },
+  sql: {
+    host: {
+      doc: "Address of the read-only ClickHouse-compatible SQL interface for data engineers (the embedded engine's; README: For data engineers)",
+      format: String,
+      default: '127.0.0.1',
+      env: 'DACC_SQL_HOST',
+    },
+    port: {
+      doc: "Port of the SQL interface (ClickHouse's own is 8123); 0: none, the default (it runs analysts' queries in the service's process: an operator's choice)",
+      format: 'port',
+      default: 0,
+      env: 'DACC_SQL_PORT',
+    },
+    maxConcurrentQueries: {
+      doc: 'SQL queries running at once, each on an engine session of its own; more wait up to 10 s, then get error 202 (TOO_MANY_SIMULTANEOUS_QUERIES). With sql.maxThreads, the cores analysts may take from the service; at most UV_THREADPOOL_SIZE - 2 (each running query holds one of the threads of libuv)',
+      format: wholeNumber(1, 32),
+      default: 1,
+      env: 'DACC_SQL_MAX_CONCURRENT_QUERIES',
+    },
+    maxExecutionSeconds: {
+      doc: 'Longest a SQL query may run (max_execution_time): past it, error 159 (TIMEOUT_EXCEEDED)',
+      format: wholeNumber(1, 86_400),
+      default: 60,
+      env: 'DACC_SQL_MAX_EXECUTION_SECONDS',
+    },
+    maxResultRows: {
+      doc: 'Most rows a SQL query may return (max_result_rows): more is error 396 (TOO_MANY_ROWS_OR_BYTES)',
+      format: wholeNumber(1),
+      default: 100_000_000,
+      env: 'DACC_SQL_MAX_RESULT_ROWS',
+    },
+    maxResultMb: {
+      doc: 'Most data a SQL query may return, uncompressed, in megabytes (max_result_bytes)',
+      format: wholeNumber(1),
+      default: 10_240,
+      env: 'DACC_SQL_MAX_RESULT_MB',
+    },
+    maxMemoryMb: {
+      doc: "Most memory a SQL query may use, in megabytes (max_memory_usage): the engine shares the service's process",
+      format: wholeNumber(1),
+      default: 1024,
+      env: 'DACC_SQL_MAX_MEMORY_MB',
+    },
+    maxThreads: {
+      doc: "Threads a SQL query may use (max_threads): the others' cores stay the service's",
+      format: wholeNumber(1, 256),
+      default: 1,
+      env: 'DACC_SQL_MAX_THREADS',
+    },
+  },
   clickhouse: {
     url: {
       doc: 'URL of a ClickHouse server (http:// or https://); empty runs the embedded engine (chdb) under dataDir',
@@ -234,6 +284,16 @@ export type Config = {
   bodyLimit: string
   log: { level: string }
   metrics: { host: string; port: number }
+  sql: {
+    host: string
+    port: number
+    maxConcurrentQueries: number
+    maxExecutionSeconds: number
+    maxResultRows: number
+    maxResultMb: number
+    maxMemoryMb: number
+    maxThreads: number
+  }
   clickhouse: {
     url: string
     user: string
@@ -296,6 +356,22 @@ export function loadConfig({ file, overrides, env = process.env }: LoadOptions =
   if (result.metrics.port !== 0 && result.metrics.port === result.port) {
     throw new ConfigError(
       'invalid configuration: metrics.port: must differ from port (metrics are never served with the API)',
+    )
+  }
+  if (result.sql.port !== 0 && [result.port, result.metrics.port].includes(result.sql.port)) {
+    throw new ConfigError('invalid configuration: sql.port: must differ from port and metrics.port')
+  }
+  // A running SQL query holds one of libuv's threads until it ends (the engine's calls run there),
+  // as do the service's own loads, reads and journal writes: two stay theirs, whatever analysts do.
+  const threads = Number(env.UV_THREADPOOL_SIZE) || 4
+  if (result.sql.port !== 0 && result.sql.maxConcurrentQueries > threads - 2) {
+    throw new ConfigError(
+      `invalid configuration: sql.maxConcurrentQueries: at most ${threads - 2} with UV_THREADPOOL_SIZE=${threads} (each running query holds one of its threads): raise UV_THREADPOOL_SIZE first`,
+    )
+  }
+  if (result.sql.port !== 0 && result.clickhouse.url) {
+    throw new ConfigError(
+      'invalid configuration: sql.port: the SQL interface serves the embedded engine; with clickhouse.url set, data engineers connect to ClickHouse itself (README: For data engineers)',
     )
   }
   const dataDir = path.resolve(result.dataDir)

@@ -22,6 +22,7 @@ import { serveOperations, socketOf, type OperationsServer } from './ops/socket.t
 import { createPrivacyKeys } from './privacy/keys.ts'
 import { countingPurges, purgeMeasures } from './purge/purge.ts'
 import { scheduleRetention } from './purge/retention.ts'
+import { serveSql } from './sql/listener.ts'
 import { storedSecret } from './store/settings.ts'
 import { openStore, privateDirectory, type Store } from './store/store.ts'
 import { createTokens, type Tokens } from './tokens/tokens.ts'
@@ -44,6 +45,8 @@ export type RunningServer = {
   url: string
   /** The metrics listener's GET /metrics, when metrics.port is not 0. */
   metricsUrl: string | undefined
+  /** The SQL interface for data engineers (src/sql/), when sql.port is not 0. */
+  sqlUrl: string | undefined
   app: Koa
   deps: ServerDeps
   /** Stops accepting, finishes requests in flight, loads what the journal holds (or leaves it for the next start), closes the stores. */
@@ -179,7 +182,16 @@ export async function startServer(
       closers.push(() => listener.close())
       metricsUrl = listener.url
     }
-    logger.info({ port, host: config.host, clickhouse: clickhouse.mode, metrics: metricsUrl ?? 'off' }, 'listening')
+    let sqlUrl: string | undefined
+    if (config.sql.port !== 0) {
+      const sql = await serveSql(config, deps.tokens, logger)
+      closers.push(() => sql.close())
+      sqlUrl = sql.url
+    }
+    logger.info(
+      { port, host: config.host, clickhouse: clickhouse.mode, metrics: metricsUrl ?? 'off', sql: sqlUrl ?? 'off' },
+      'listening',
+    )
 
     if (config.retention.rawDays > 0) {
       const purge = typed(run)
@@ -209,6 +221,7 @@ export async function startServer(
     return {
       url: `http://${host}:${port}`,
       metricsUrl,
+      sqlUrl,
       app,
       deps,
       close: stop,

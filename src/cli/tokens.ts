@@ -1,6 +1,6 @@
 import type { CAC } from 'cac'
 import { UsageError } from '../errors.ts'
-import { SCOPES, type Scope } from '../tokens/scopes.ts'
+import { DEFAULT_SCOPES, SCOPES, type Scope } from '../tokens/scopes.ts'
 import type { Tokens } from '../tokens/tokens.ts'
 import { commands, plural, wholeNumber, withStore, type GlobalOptions } from './common.ts'
 
@@ -30,7 +30,9 @@ export function tokenCommands(): CAC {
 
   cli
     .command('create <org>', 'Create a token for an org (the org is created if needed) and print it')
-    .option('--scopes <scopes>', 'comma-separated scopes', { default: SCOPES.join(',') })
+    .option('--scopes <scopes>', `comma-separated scopes among ${SCOPES.join(', ')}`, {
+      default: DEFAULT_SCOPES.join(','),
+    })
     .option('--expires-in-days <days>', 'the token expires after this many days (default: never)')
     .action(async (org: string, options: TokenOptions) => {
       const scopes = scopesOf(options.scopes)

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import Database from 'better-sqlite3'
+import type { ChdbExtension } from 'chdb/connection'
 import type { Config } from '../config.ts'
 import { firstLine, UsageError } from '../errors.ts'
 import { replicasPerShard } from './cluster.ts'
@@ -13,6 +14,8 @@ export type ClickHouse = {
   mode: 'embedded' | 'server'
   /** The engine's version(), e.g. 24.8.14.39 (reported by GET /status). */
   version: string
+  /** The embedded engine's own interface to the same session: streams results in any format, byte for byte (src/sql/). */
+  chdb?: ChdbExtension
   close(): Promise<void>
 }
 
@@ -130,15 +133,15 @@ async function openEmbedded(dir: string, database: string): Promise<ClickHouse> 
   const unlock = lockDirectory(dir)
   try {
     // chdb ships its own copy of @clickhouse/client-common's types: same shape, distinct declarations.
-    const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<
-      Parameters<typeof createClient>[0]
-    >['connection']
+    const chdb = createChdbConnection({ path: dir })
+    const connection = chdb as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
     const client = createClient({ connection, clickhouse_settings: settings, log: QUIET })
     // chdb ignores the client's `database` option; the engine is one session per process, so a
     // USE here applies to every later query of this client.
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
     await client.command({ query: `USE ${database}` })
-    return { client, mode: 'embedded', version: await readVersion(client), close: () => client.close().finally(unlock) }
+    const version = await readVersion(client)
+    return { client, mode: 'embedded', version, chdb: chdb.chdb, close: () => client.close().finally(unlock) }
   } catch (err) {
     unlock()
     if ((err as { code?: string }).code === 'CHDB_CONNECTION') throw inUse(dir)

@@ -6,6 +6,7 @@ import { mirrorDefinitions, type MirrorSource } from '../definitions/mirror.ts'
 import { completeRawChunks, insertRawChunk } from '../import/chunks.ts'
 import { clearImportedBuckets, importedRawIds, importTargetState, insertImportedBuckets } from '../import/queries.ts'
 import { deleteMeasureData, purgeRawMeasures, rawCounts } from '../purge/queries.ts'
+import { exportPublic, type ExportOptions } from '../sql/export.ts'
 import { exportData } from '../transfer/transfer.ts'
 import { readOnlyQuery } from './sql.ts'
 
@@ -19,7 +20,7 @@ export type OperationContext = Pick<ClickHouse, 'client' | 'mode'> & { cluster: 
 /**
  * The ClickHouse work of the CLI, by name, one implementation each. An operation runs in the
  * CLI's own process, or in `dacc serve` on the CLI's behalf when the server holds the embedded
- * data directory (see socket.ts), so its arguments and result are plain JSON.
+ * data directory (see socket.ts), so its arguments and result are plain JSON, or a stream of bytes.
  */
 export const OPERATIONS = {
   /** Nothing: answers whether a server listens. */
@@ -31,8 +32,11 @@ export const OPERATIONS = {
   rawCounts: async ({ client }: OperationContext) => Object.fromEntries(await rawCounts(client)),
   deleteData: ({ client, cluster }: OperationContext, { name }: { name: string }) =>
     deleteMeasureData(client, name, cluster),
-  sql: ({ client }: OperationContext, { query, maxRows }: { query: string; maxRows: number }) =>
-    readOnlyQuery(client, query, maxRows),
+  /** A stream (the socket streams it): the rows as JSON arrays, a line each (ops/sql.ts). */
+  sql: (context: OperationContext, { query, maxRows }: { query: string; maxRows?: number }) =>
+    readOnlyQuery(context, query, maxRows),
+  /** aggregates_public in a file format, a stream (sql/export.ts). */
+  exportPublic: (context: OperationContext, options: ExportOptions) => exportPublic(context, options),
   /** The SQLite definitions, sent whole: ClickHouse's copy becomes equal to them. */
   mirrorDefinitions: ({ client }: OperationContext, source: MirrorSource) => mirrorDefinitions(client, source),
   /** `dir`: absolute, since a running server may write it on the CLI's behalf. */

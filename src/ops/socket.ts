@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
+import { Readable } from 'node:stream'
 import { firstLine } from '../errors.ts'
 import { ConfigError, type Config } from '../config.ts'
 import { UsageError } from '../errors.ts'
@@ -16,8 +17,10 @@ import {
 /**
  * The CLI's way into a running `dacc serve`, which alone may open the embedded data directory:
  * HTTP over a Unix socket in that directory, `POST /<operation>` with the JSON arguments, answered
- * `{"result": ...}` or `{"error": "<one line>"}` (400 for a usage error, 500 otherwise). Mode 0600:
- * only the directory's owner may ask. The public HTTP port never offers this.
+ * `{"result": ...}` or `{"error": "<one line>"}` (400 for a usage error, 500 otherwise). An
+ * operation whose result is a stream (`dacc sql`'s rows) is answered as a stream of bytes, and a
+ * failure midway in its trailer (X-Error, X-Error-Kind): it may be far too large to hold. Mode
+ * 0600: only the directory's owner may ask. The public HTTP port never offers this.
  */
 export const socketPath = (dir: string) => path.join(dir, 'dacc.sock')
 
@@ -52,7 +55,9 @@ export async function serveOperations(file: string, run: RunAny, logger: Logger)
     try {
       if (request.method !== 'POST' || !(isOperation(name) || isJournalOperation(name)))
         throw new UsageError(`unknown operation: ${request.method} ${name}`)
-      body = { result: await run(name, JSON.parse(await readBody(request))) }
+      const result = await run(name, JSON.parse(await readBody(request)))
+      if (result instanceof Readable) return await streamed(result, response, name, started, logger)
+      body = { result }
       logger.info({ operation: name, ms: Math.round(performance.now() - started) }, 'operation run for the CLI')
     } catch (err) {
       status = err instanceof UsageError ? 400 : 500
@@ -69,6 +74,33 @@ export async function serveOperations(file: string, run: RunAny, logger: Logger)
   // Closing the server removes the socket file.
   return { close: () => new Promise((resolve) => server.close(() => resolve())) }
 }
+
+/** Sends a stream result, its failure (if any) in the trailer; the CLI gone (`dacc sql | head`), it is destroyed. */
+async function streamed(
+  result: Readable,
+  response: http.ServerResponse,
+  name: string,
+  started: number,
+  logger: Logger,
+): Promise<void> {
+  response.writeHead(200, { 'Content-Type': STREAM, Trailer: 'X-Error, X-Error-Kind' })
+  response.on('close', () => result.destroy())
+  try {
+    for await (const chunk of result) {
+      if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve))
+    }
+    logger.info({ operation: name, ms: Math.round(performance.now() - started) }, 'operation run for the CLI')
+  } catch (err) {
+    response.addTrailers({
+      'X-Error': encodeURIComponent(firstLine(err)),
+      'X-Error-Kind': err instanceof UsageError ? 'usage' : 'internal',
+    })
+    logger.warn({ operation: name, error: firstLine(err) }, 'operation for the CLI failed')
+  }
+  response.end()
+}
+
+const STREAM = 'application/octet-stream'
 
 /**
  * Asks the server listening on `file` to run an operation: `{ result }`, or null when no server
@@ -92,9 +124,20 @@ export async function askServer(
     if (code === 'ENOENT' || code === 'ECONNREFUSED') return null
     throw err
   }
+  if (response.statusCode === 200 && response.headers['content-type'] === STREAM)
+    return { result: Readable.from(withTrailer(response)) }
   const body = JSON.parse(await readBody(response)) as { result?: unknown; error?: string }
   if (response.statusCode === 200) return { result: body.result }
   throw response.statusCode === 400 ? new UsageError(String(body.error)) : new Error(String(body.error))
+}
+
+/** A streamed answer's bytes, then the failure its trailer tells, if any. */
+async function* withTrailer(response: http.IncomingMessage): AsyncGenerator<Buffer> {
+  yield* response
+  const error = response.trailers['x-error']
+  if (error === undefined) return
+  const message = decodeURIComponent(error)
+  throw response.trailers['x-error-kind'] === 'usage' ? new UsageError(message) : new Error(message)
 }
 
 async function readBody(stream: AsyncIterable<Buffer>): Promise<string> {

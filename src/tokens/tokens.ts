@@ -5,7 +5,7 @@ import { UsageError } from '../errors.ts'
 import { storedSecret } from '../store/settings.ts'
 import { cached, type Store } from '../store/store.ts'
 
-import { SCOPES, type Scope } from './scopes.ts'
+import { DEFAULT_SCOPES, type Scope } from './scopes.ts'
 
 export type TokenInfo = {
   id: string
@@ -31,7 +31,7 @@ const VERIFIED_CACHE_SIZE = 10_000
  * Tokens of the original service (plain random strings its producers keep sending, imported by
  * dacc import-original) are kept as the SHA-256 of the token: a fast hash is enough for random
  * tokens of that length (a UUID's 122 bits cannot be searched), and lets a request's token be
- * found by its hash. They carry both scopes, as every token of the original could write and read,
+ * found by its hash. They carry the API's two scopes, as every token of the original could write and read,
  * and are listed and revoked like the others.
  */
 export function createTokens(store: Store, configuredKey: string) {
@@ -84,7 +84,7 @@ export function createTokens(store: Store, configuredKey: string) {
   }
 
   return {
-    create(org: string, scopes: Scope[] = [...SCOPES], expiresInDays?: number): Promise<string> {
+    create(org: string, scopes: Scope[] = [...DEFAULT_SCOPES], expiresInDays?: number): Promise<string> {
       if (String(org).trim() === '') throw new UsageError('an org name cannot be empty')
       return issue(String(org), scopes, expiresInDays)
     },
@@ -107,7 +107,7 @@ export function createTokens(store: Store, configuredKey: string) {
       const current = this.list(org).find((token) => !token.revokedAt)
       revokeOrg.run(new Date().toISOString(), org)
       store.touch()
-      return issue(org, current?.scopes ?? [...SCOPES], expiresInDays)
+      return issue(org, current?.scopes ?? [...DEFAULT_SCOPES], expiresInDays)
     },
 
     /**
@@ -119,7 +119,7 @@ export function createTokens(store: Store, configuredKey: string) {
       const hash = sha256(token)
       const now = new Date().toISOString()
       const adopted = db.transaction(() => {
-        if (insertAdopted.run(`original-${hash.slice(0, 12)}`, org, SCOPES.join(' '), now, hash).changes === 0)
+        if (insertAdopted.run(`original-${hash.slice(0, 12)}`, org, DEFAULT_SCOPES.join(' '), now, hash).changes === 0)
           return false
         insertOrg.run(org, now)
         return true

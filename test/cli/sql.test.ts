@@ -38,6 +38,22 @@ test('--format json prints one JSON object per row (JSON lines)', async ({ env }
   assert.is((await runCli(['sql', 'SELECT 1 WHERE 0', '--format', 'json'], env)).stdout, '')
 })
 
+test('a result of any size is printed as it comes: no row limit unless --max-rows, a table aligned a thousand rows at a time', async ({
+  env,
+}) => {
+  const json = await runCli(['sql', 'SELECT number AS n FROM numbers(25000)', '--format', 'json'], env)
+  assert.is(json.code, 0, json.stderr)
+  const lines = json.stdout.split('\n')
+  assert.is(lines.length, 25001)
+  assert.is(lines[24999], '{"n":24999}')
+  const table = await runCli(['sql', "SELECT if(number < 1000, 'a', 'abcdefgh') AS s FROM numbers(1500)"], env)
+  assert.is(table.code, 0, table.stderr)
+  const rows = table.stdout.split('\n')
+  assert.equal(rows.slice(0, 3), ['s', '-', 'a'], 'the first thousand rows aligned on their own widths')
+  assert.is(rows[1002], 'abcdefgh', 'the next ones on theirs')
+  assert.is(rows.at(-2), '(1500 rows)')
+})
+
 test('writes and bad arguments: one line on stderr, non-zero exit', async ({ server, env }) => {
   const cases: [string[], string][] = [
     [
@@ -54,7 +70,7 @@ test('writes and bad arguments: one line on stderr, non-zero exit', async ({ ser
       ['sql', 'SELECT number FROM numbers(11)', '--max-rows', '10'],
       'the result has more than 10 rows: narrow the query, or raise --max-rows',
     ],
-    [['sql', 'SELECT 1', '--max-rows', '0'], '--max-rows must be a whole number from 1 to 1000000, got: 0'],
+    [['sql', 'SELECT 1', '--max-rows', '0'], '--max-rows must be a whole number from 1 to 1000000000000, got: 0'],
     [['sql', 'SELECT * FROM nowhere'], "Unknown table expression identifier 'nowhere'"],
     [['sql'], 'missing required args for command `sql <query>`'],
   ]

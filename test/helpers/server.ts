@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../../src/logger.ts'
 import { startServer, type RunningServer } from '../../src/server.ts'
 import { ROOT } from '../../src/root.ts'
 import { openStore } from '../../src/store/store.ts'
+import type { Scope } from '../../src/tokens/scopes.ts'
 import { createTokens } from '../../src/tokens/tokens.ts'
 
 export { ROOT }
@@ -52,7 +53,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
 export type TestServer = RunningServer & {
   config: Config
   /** A valid token with every scope (or the given ones). */
-  token(scopes?: ('measure:write' | 'aggregate:read')[]): Promise<string>
+  token(scopes?: Scope[]): Promise<string>
   define(...definitions: Partial<Definition>[]): void
   post(route: string, body: unknown, token?: string, headers?: Record<string, string>): Promise<Response>
   /** Resolves once every measure acknowledged so far is loaded into ClickHouse. */
@@ -62,9 +63,12 @@ export type TestServer = RunningServer & {
 }
 
 /** A real server on a random port, with embedded ClickHouse and SQLite in a fresh temp dir. */
-export async function startTestServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Record<string, unknown> = {},
+  logger: Logger = createLogger('silent'),
+): Promise<TestServer> {
   const config = testConfig(overrides)
-  const server = await startServer(config, createLogger('silent'))
+  const server = await startServer(config, logger)
   const { deps } = server
   return {
     ...server,

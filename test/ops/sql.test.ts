@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { UsageError } from '../../src/errors.ts'
@@ -13,8 +14,19 @@ test.before(async (context) => {
 })
 test.after(async ({ server }) => server.close())
 
-const run = (server: TestServer, query: string, maxRows = 100) =>
-  readOnlyQuery(server.deps.clickhouse.client, query, maxRows)
+/** The columns and rows `dacc sql` streams (JSON arrays a line: names, types, rows). */
+async function collect(stream: Readable) {
+  let text = ''
+  for await (const chunk of stream) text += chunk
+  const [names, types, ...rows] = text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as unknown[])
+  return { columns: (names as string[]).map((name, index) => ({ name, type: types[index] })), rows }
+}
+
+const run = async (server: TestServer, query: string, maxRows?: number) =>
+  collect(await readOnlyQuery(server.deps.clickhouse, query, maxRows))
 
 async function refusal(server: TestServer, query: string): Promise<string> {
   try {
@@ -119,12 +131,26 @@ test('nothing lifts read-only or reads beyond the DACC tables: subquery SETTINGS
   )
 })
 
-test('a result over maxRows is refused rather than held in memory, in one line', async ({ server }) => {
+test('a result streams whatever its size; maxRows, when given, refuses a larger one in one line', async ({
+  server,
+}) => {
+  const stream = await readOnlyQuery(server.deps.clickhouse, 'SELECT number, toString(number) FROM numbers(300000)')
+  let rows = -2 // the names and types lines
+  let largest = 0
+  for await (const chunk of stream) {
+    rows += String(chunk).split('\n').length - 1
+    largest = Math.max(largest, chunk.length)
+  }
+  assert.is(rows, 300000)
+  assert.ok(largest <= 1 << 20, `chunks as the engine writes them, not the whole result: ${largest} bytes`)
   assert.is((await run(server, 'SELECT number FROM numbers(100)', 100)).rows.length, 100)
-  assert.is(
-    await refusal(server, 'SELECT number FROM numbers(101)'),
-    'the result has more than 100 rows: narrow the query, or raise --max-rows',
-  )
+  try {
+    await run(server, 'SELECT number FROM numbers(101)', 100)
+    assert.unreachable('not refused')
+  } catch (err) {
+    assert.instance(err, UsageError)
+    assert.is((err as Error).message, 'the result has more than 100 rows: narrow the query, or raise --max-rows')
+  }
 })
 
 test.run()
