@@ -20,3 +20,8 @@ ALTER TABLE raw_measures
 ALTER TABLE raw_measures MODIFY SETTING non_replicated_deduplication_window = 100000;
 
 ALTER TABLE aggregates MODIFY SETTING non_replicated_deduplication_window = 100000;
+
+-- `dacc import` now loads an export's raw rows beside its copied states with this mark rather than
+-- with the aggregate view detached, so that instances writing meanwhile lose nothing.
+ALTER TABLE raw_measures
+    COMMENT COLUMN in_imported_aggregates 'true for a raw measure already counted by aggregates it came with (an imported_aggregates row of the original service, or the states of a dacc export): aggregates_mv leaves it out';

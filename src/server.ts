@@ -151,8 +151,7 @@ export async function startServer(
       privacy,
       status: {
         clickhouse: {
-          ping: () =>
-            clickhouse.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((result) => result.json()),
+          ping: () => viewAttached(clickhouse.client),
           version: clickhouse.version,
         },
         sqlite: { ping: () => store.db.prepare('SELECT 1').get() },
@@ -246,4 +245,17 @@ function forgettingChanges(run: RunAny, cache: BucketCache): RunAny {
       if (changed) cache.forget(changed(args))
     }
   }
+}
+
+/**
+ * GET /status's look at ClickHouse: it answers, and the aggregate view is attached (detached, a
+ * load would write raw rows the aggregates never count: the start's self-check refuses that too).
+ */
+async function viewAttached(client: ClickHouse['client']): Promise<void> {
+  const result = await client.query({
+    query: "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'aggregates_mv'",
+    format: 'JSONEachRow',
+  })
+  const [{ n }] = await result.json<{ n: number }>()
+  if (n === 0) throw new Error('the materialized view aggregates_mv is detached: loads would skip the aggregates')
 }

@@ -28,12 +28,13 @@ export function addTransferCommands(cli: CAC): void {
       const { openClickHouse } = await import('../clickhouse/client.ts')
       const { migrate } = await import('../clickhouse/migrate.ts')
       const { importData } = await import('../transfer/transfer.ts')
-      // The import detaches the aggregate view while it loads raw rows: nothing may write meanwhile.
+      // The embedded engine opens in one process: the import runs where no server holds it. (On a
+      // ClickHouse server it runs beside the instances: the aggregate view stays attached.)
       if (await serverIsRunning(config)) throw new UsageError('stop dacc serve first: an import runs offline')
       const clickhouse = await openClickHouse(config)
       try {
         await migrate(clickhouse.client, { cluster: config.clickhouse.cluster })
-        const rows = await importData(clickhouse, path.resolve(dir), config.clickhouse.cluster)
+        const rows = await importData(clickhouse, path.resolve(dir))
         console.log(`Imported from ${path.resolve(dir)}: ${describe(rows)}`)
       } finally {
         await clickhouse.close()

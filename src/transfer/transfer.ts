@@ -33,23 +33,21 @@ export async function exportData(client: ClickHouseClient, dir: string): Promise
 }
 
 /**
- * Loads an export into the (migrated) target. The raw rows are inserted with the aggregate view
- * detached, or they would be aggregated a second time on top of the copied states; so this is an
- * offline step: nothing else may write meanwhile.
+ * Loads an export into the (migrated) target. The raw rows are inserted marked as counted already
+ * (in_imported_aggregates: the aggregate view leaves them out), since the copied states hold them:
+ * the view stays attached, so instances writing to the same ClickHouse meanwhile lose nothing.
  */
-export async function importData(clickhouse: ClickHouse, dir: string, cluster = ''): Promise<Record<string, number>> {
+export async function importData(clickhouse: ClickHouse, dir: string): Promise<Record<string, number>> {
   const manifestFile = path.join(dir, MANIFEST)
   if (!fs.existsSync(manifestFile)) throw new UsageError(`not an export directory (no ${MANIFEST}): ${dir}`)
   const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest
-  const { client } = clickhouse
-  const onCluster = cluster ? ` ON CLUSTER ${cluster}` : ''
   await insertNative(clickhouse, 'aggregates', path.join(dir, 'aggregates.native'))
-  await client.command({ query: `DETACH TABLE aggregates_mv${onCluster}` })
-  try {
-    await insertNative(clickhouse, 'raw_measures', path.join(dir, 'raw_measures.native'))
-  } finally {
-    await client.command({ query: `ATTACH TABLE aggregates_mv${onCluster}` })
-  }
+  await insertNative(
+    clickhouse,
+    'raw_measures',
+    path.join(dir, 'raw_measures.native'),
+    'true AS in_imported_aggregates',
+  )
   return manifest.rows
 }
 
@@ -58,13 +56,30 @@ async function scalar<T>(client: ClickHouseClient, query: string): Promise<T> {
   return (await result.json<{ value: T }>())[0].value
 }
 
-async function insertNative(clickhouse: ClickHouse, table: string, file: string): Promise<void> {
+/** Inserts a Native file into `table`, each row's columns replaced as `replace` says (`<expression> AS <column>`). */
+async function insertNative(clickhouse: ClickHouse, table: string, file: string, replace?: string): Promise<void> {
+  const columns = replace ? `* REPLACE (${replace})` : '*'
   if (clickhouse.mode === 'embedded') {
     // The embedded connection passes an insert body as text, which would mangle binary states;
     // the engine reads the file itself instead. The path is ours (the export directory), quoted.
     const quoted = path.resolve(file).replace(/\\/g, '\\\\').replace(/'/g, "\\'")
-    await clickhouse.client.command({ query: `INSERT INTO ${table} SELECT * FROM file('${quoted}', 'Native')` })
+    await clickhouse.client.command({
+      query: `INSERT INTO ${table} SELECT ${columns} FROM file('${quoted}', 'Native')`,
+    })
   } else {
-    await clickhouse.client.exec({ query: `INSERT INTO ${table} FORMAT Native`, values: fs.createReadStream(file) })
+    const structure = (
+      await clickhouse.client
+        .query({ query: `DESCRIBE TABLE ${table}`, format: 'JSONEachRow' })
+        .then((result) => result.json<{ name: string; type: string }>())
+    )
+      .map(({ name, type }) => `${name} ${type}`)
+      .join(', ')
+    const { stream } = await clickhouse.client.exec({
+      query: `INSERT INTO ${table} SELECT ${columns} FROM input({structure:String}) FORMAT Native`,
+      query_params: { structure },
+      values: fs.createReadStream(file),
+    })
+    stream.resume()
+    await new Promise((resolve, reject) => stream.on('end', resolve).on('error', reject))
   }
 }

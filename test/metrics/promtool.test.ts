@@ -66,7 +66,7 @@ const tests: [string, (context: Context) => Promise<void> | void][] = [
     () => {
       const rules = promtool(['check', 'rules', 'deploy/prometheus/alerts.yml'])
       assert.is(rules.code, 0, rules.output)
-      assert.match(rules.output, 'SUCCESS: 6 rules found')
+      assert.match(rules.output, 'SUCCESS: 7 rules found')
       const config = promtool(['check', 'config', 'deploy/prometheus/prometheus.yml'])
       assert.is(config.code, 0, config.output)
       const unit = promtool(['test', 'rules', 'deploy/prometheus/alerts.test.yml'])
