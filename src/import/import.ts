@@ -140,6 +140,19 @@ export async function importOriginal(
     records: dryRun ? undefined : records,
   })
 
+  // Quartile buckets whose raw measures came whole keep their values, now that they are all in.
+  const valued = names.filter(
+    (name) => byName.get(name)!.withQuartiles && (bucketsToDo.includes(name) || raw.aggregatedOf.has(name)),
+  )
+  const values = { kept: 0, without: 0 }
+  if (!dryRun) {
+    for (const name of valued) {
+      const counts = await run('keepImportedValues', { measure: name })
+      values.kept += counts.kept
+      values.without += counts.without
+    }
+  }
+
   print(dryRun ? 'Dry run, nothing changed. It would import:' : 'Imported:')
   print(
     `  measure_definition  ${plural(names.length, 'definition')}` +
@@ -167,6 +180,11 @@ export async function importOriginal(
       (raw.present ? `; ${count(raw.present)} imported before (skipped)` : '') +
       (raw.skipped ? `; ${count(raw.skipped)} skipped (no value, or a date outside 1970 to 2105)` : ''),
   )
+  if (!dryRun && valued.length > 0) {
+    print(
+      `  quartiles           ${plural(values.kept, 'bucket')} with all ${values.kept === 1 ? 'its' : 'their'} raw measures: exact quartiles as measures come; ${count(values.without)} without (raw measures purged by the original, or not all there)`,
+    )
+  }
 }
 
 type Pass = ImportOptions & {
@@ -321,7 +339,14 @@ function describe(key: Key, definition: Definition): string {
   return [`createdBy=${key.createdBy || '(none)'}`, ...groups].join(' ')
 }
 
-type RawResult = { aggregated: number; counted: number; present: number; skipped: number }
+type RawResult = {
+  aggregated: number
+  counted: number
+  present: number
+  skipped: number
+  /** The measures of which raw measures already in aggregation were imported. */
+  aggregatedOf: Set<string>
+}
 
 /**
  * The raw rows above each measure's mark, by measure and id: those received up to the measure's
@@ -334,7 +359,7 @@ async function importRaw(
   run: RunOperation,
   pass: Pass & { scopes: RawScope[]; migrated: boolean },
 ): Promise<RawResult> {
-  const result: RawResult = { aggregated: 0, counted: 0, present: 0, skipped: 0 }
+  const result: RawResult = { aggregated: 0, counted: 0, present: 0, skipped: 0, aggregatedOf: new Set() }
   const marks = new Map(pass.scopes.map((scope) => [scope.name, scope.mark]))
   const report = progress(pass.print, 'raw_measure', pass.total)
   let read = 0
@@ -379,8 +404,10 @@ async function importRaw(
         else {
           measure.lines.push(JSON.stringify(toRawMeasure(row, startDate, measure.definition, pass.importedAt)))
           measure.ids.push(row.id)
-          if (row.aggregated) result.aggregated++
-          else result.counted++
+          if (row.aggregated) {
+            result.aggregated++
+            result.aggregatedOf.add(measure.name)
+          } else result.counted++
           if (measure.lines.length >= CHUNK_ROWS) await flush()
         }
       }

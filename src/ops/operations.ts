@@ -2,7 +2,13 @@ import type { ClickHouseClient } from '../clickhouse/client.ts'
 import { migrate } from '../clickhouse/migrate.ts'
 import { mirrorDefinitions, type MirrorSource } from '../definitions/mirror.ts'
 import { completeRawChunks, insertRawChunk } from '../import/chunks.ts'
-import { clearImportedBuckets, importedRawIds, importTargetState, insertImportedBuckets } from '../import/queries.ts'
+import {
+  clearImportedBuckets,
+  importedRawIds,
+  importTargetState,
+  insertImportedBuckets,
+  keepImportedValues,
+} from '../import/queries.ts'
 import { deleteMeasureData, purgeRawMeasures, rawCounts } from '../purge/queries.ts'
 import { exportData } from '../transfer/transfer.ts'
 import { readOnlyQuery } from './sql.ts'
@@ -47,6 +53,8 @@ export const OPERATIONS = {
     { client, journalDir }: OperationContext,
     { rows, ids }: { measure: string; rows: string; ids: number[] },
   ) => insertRawChunk(client, journalDir, rows, ids),
+  keepImportedValues: ({ client }: OperationContext, { measure }: { measure: string }) =>
+    keepImportedValues(client, measure),
   /** The chunks of an import killed mid-insert, completed (a running server did so at its start). */
   completeImportedRaw: async ({ client, journalDir }: OperationContext) => ({
     chunks: await completeRawChunks(client, journalDir),
@@ -59,6 +67,7 @@ export const CHANGED_MEASURE: Partial<Record<OperationName, (args: unknown) => s
   clearImportedBuckets: (args) => (args as { measure: string }).measure,
   insertImportedBuckets: (args) => (args as { measure: string }).measure,
   insertImportedRaw: (args) => (args as { measure: string }).measure,
+  keepImportedValues: (args) => (args as { measure: string }).measure,
 }
 
 type Operations = typeof OPERATIONS

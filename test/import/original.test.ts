@@ -112,25 +112,38 @@ async function fillHistory(db: pg.Client): Promise<void> {
   await db.query(`
     INSERT INTO aggregation_date (measure_definition_id, last_aggregated_measure_date)
     SELECT id, '${THROUGH}' FROM measure_definition WHERE name <> 'never-aggregated'`)
-  // Purges: whole buckets, and part of some (raw rows left only for audit).
-  await db.query(`
-    DELETE FROM raw_measure WHERE measure_name = 'konnector-event-daily' AND (start_date < '2022-02-01' OR (start_date < '2022-03-01' AND id % 3 = 0));
-    DELETE FROM raw_measure WHERE measure_name = 'connection-count-daily' AND start_date < '2022-03-01';
-    DELETE FROM raw_measure WHERE measure_name = 'energy-consumption-monthly' AND start_date < '2022-02-15';
-    DELETE FROM raw_measure WHERE measure_name = 'unpublished'`)
+  // Purges: whole buckets, and part of some (raw rows left only for audit); as the original's, they
+  // mark the aggregation rows of what they delete.
+  for (const where of [
+    `r.measure_name = 'konnector-event-daily' AND (r.start_date < '2022-02-01' OR (r.start_date < '2022-03-01' AND r.id % 3 = 0))`,
+    `r.measure_name = 'connection-count-daily' AND r.start_date < '2022-03-01'`,
+    `r.measure_name = 'energy-consumption-monthly' AND r.start_date < '2022-02-15'`,
+    `r.measure_name = 'unpublished'`,
+  ]) {
+    await db.query(`
+      UPDATE aggregation a SET last_raw_measures_purged = now() FROM raw_measure r
+      WHERE ${where} AND a.measure_name = r.measure_name AND a.start_date = r.start_date AND a.created_by IS NOT DISTINCT FROM r.created_by
+        AND a.group1 IS NOT DISTINCT FROM r.group1 AND a.group2 IS NOT DISTINCT FROM r.group2 AND a.group3 IS NOT DISTINCT FROM r.group3;
+      DELETE FROM raw_measure r WHERE ${where}`)
+  }
   // Received after the last aggregation run: late measures of old buckets, and new buckets.
   const after = (days: number) => `timestamp '2022-04-02' + (i % ${days}) * interval '1 hour'`
   await db.query(rawMeasures('konnector-event-daily', 600, '2022-01-05', 80, after(48), KONNECTOR))
   await db.query(rawMeasures('konnector-event-daily', 25, '2022-01-10', 1, after(5), KONNECTOR, 'NULL'))
   await db.query(rawMeasures('connection-count-daily', 300, '2022-04-01', 10, after(48), DEVICE))
   await db.query(rawMeasures('energy-consumption-monthly', 200, '2022-03-20', 20, after(48), FLUID))
+  // Late measures of quartile buckets: some whose raw measures were purged, most whose were not.
+  await db.query(rawMeasures('energy-consumption-monthly', 120, '2022-02-10', 30, after(48), FLUID))
   await db.query(rawMeasures('never-aggregated', 400, '2022-03-01', 45, after(48), 'NULL, NULL, NULL'))
 }
 
 // The answer computed from the PostgreSQL tables: the original's rows over the threshold, values as
 // stored, plus the raw measures it had not aggregated yet (merged into the bucket's first row:
-// counts, sum, min, max exactly, avg from them, std by the parallel formula, no quartiles).
-type Expected = Record<string, unknown> & { computed: boolean; count: number }
+// counts, sum, min, max exactly, avg from them, std by the parallel formula; quartiles by
+// percentile_cont over every raw measure of the bucket where the original still had them all, as
+// it recomputed them, else none).
+/** `merged`: a stored row with measures received since. */
+type Expected = Record<string, unknown> & { computed: boolean; merged: boolean; count: number }
 
 const GROUP_VALUES = `coalesce(x.group1 ->> d.group1_key, '') AS group1, coalesce(x.group2 ->> d.group2_key, '') AS group2, coalesce(x.group3 ->> d.group3_key, '') AS group3`
 const key = (row: Record<string, unknown>) =>
@@ -143,17 +156,28 @@ async function expectedRows(db: pg.Client): Promise<{ rows: Expected[]; wildcard
     await db.query(`
       SELECT x.id, x.measure_name, to_char(x.start_date, 'YYYY-MM-DD"T"HH24:MI:SS') AS start_date, coalesce(x.created_by, '') AS created_by, ${GROUP_VALUES},
         x.count, x.count_not_zero, x.sum::float8, x.min::float8, x.max::float8, x.avg::float8, x.std::float8,
-        x.first_quartile::float8, x.median::float8, x.third_quartile::float8
+        x.first_quartile::float8, x.median::float8, x.third_quartile::float8, x.last_raw_measures_purged IS NOT NULL AS purged
       FROM aggregation x JOIN measure_definition d ON d.name = x.measure_name ORDER BY x.measure_name, x.start_date, x.id`)
   ).rows
+  const THROUGH_OF = `LEFT JOIN (SELECT measure_definition_id AS id, max(last_aggregated_measure_date) AS through FROM aggregation_date GROUP BY 1) a ON a.id = d.id`
+  // Every raw measure of a bucket: how many the original had counted in its row, and their quartiles with the later ones.
+  const whole = new Map(
+    (
+      await db.query(`
+        SELECT x.measure_name, to_char(x.start_date, 'YYYY-MM-DD"T"HH24:MI:SS') AS start_date, coalesce(x.created_by, '') AS created_by, ${GROUP_VALUES},
+          (count(*) FILTER (WHERE x.last_updated <= a.through))::int AS aggregated,
+          percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY x.value::float8) AS quartiles
+        FROM raw_measure x JOIN measure_definition d ON d.name = x.measure_name ${THROUGH_OF}
+        GROUP BY 1, 2, 3, 4, 5, 6`)
+    ).rows.map((row) => [key(row), row]),
+  )
   const fresh = (
     await db.query(`
       SELECT x.measure_name, to_char(x.start_date, 'YYYY-MM-DD"T"HH24:MI:SS') AS start_date, coalesce(x.created_by, '') AS created_by, ${GROUP_VALUES},
         count(*)::int AS count, (count(*) FILTER (WHERE x.value <> 0))::int AS count_not_zero, sum(x.value)::float8 AS sum,
         min(x.value)::float8 AS min, max(x.value)::float8 AS max, coalesce(var_samp(x.value::float8), 0) AS variance,
         percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY x.value::float8) AS quartiles
-      FROM raw_measure x JOIN measure_definition d ON d.name = x.measure_name
-      LEFT JOIN (SELECT measure_definition_id AS id, max(last_aggregated_measure_date) AS through FROM aggregation_date GROUP BY 1) a ON a.id = d.id
+      FROM raw_measure x JOIN measure_definition d ON d.name = x.measure_name ${THROUGH_OF}
       WHERE a.through IS NULL OR x.last_updated > a.through
       GROUP BY 1, 2, 3, 4, 5, 6`)
   ).rows
@@ -162,7 +186,7 @@ async function expectedRows(db: pg.Client): Promise<{ rows: Expected[]; wildcard
   for (const row of stored.filter((row) => !isWildcard(row))) {
     let dup = 0
     while (rows.has(`${key(row)}\0${dup}`)) dup++
-    rows.set(`${key(row)}\0${dup}`, { ...row, computed: false })
+    rows.set(`${key(row)}\0${dup}`, { ...row, computed: false, merged: false })
   }
   for (const row of fresh) {
     const first = rows.get(`${key(row)}\0${0}`)
@@ -176,10 +200,17 @@ async function expectedRows(db: pg.Client): Promise<{ rows: Expected[]; wildcard
         median: row.quartiles[1],
         third_quartile: row.quartiles[2],
         computed: true,
+        merged: false,
       })
       continue
     }
     const [a, b] = [first as Record<string, number>, row as Record<string, number>]
+    const all = whole.get(key(row))
+    const kept =
+      definitions.get(row.measure_name).with_quartiles &&
+      !first.purged &&
+      !rows.has(`${key(row)}\0${1}`) &&
+      all.aggregated === a.count
     const n = a.count + b.count
     const delta = b.sum / b.count - a.sum / a.count
     const m2 =
@@ -195,10 +226,11 @@ async function expectedRows(db: pg.Client): Promise<{ rows: Expected[]; wildcard
       max: Math.max(a.max, b.max),
       avg: (a.sum + b.sum) / n,
       std: n > 1 ? Math.sqrt(m2 / (n - 1)) : 0,
-      first_quartile: null,
-      median: null,
-      third_quartile: null,
+      first_quartile: kept ? all.quartiles[0] : null,
+      median: kept ? all.quartiles[1] : null,
+      third_quartile: kept ? all.quartiles[2] : null,
       computed: true,
+      merged: true,
     })
   }
   const expected: Expected[] = []
@@ -232,7 +264,12 @@ async function expectedRows(db: pg.Client): Promise<{ rows: Expected[]; wildcard
       })
     }
     const present = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined))
-    expected.push({ ...present, computed: row.computed as boolean, count: row.count as number })
+    expected.push({
+      ...present,
+      computed: row.computed as boolean,
+      merged: row.merged as boolean,
+      count: row.count as number,
+    })
   }
   return { rows: expected, wildcard: stored.filter(isWildcard) }
 }
@@ -382,6 +419,7 @@ if (skip) {
     const token = await server.token(['aggregate:read'])
     const { rows: expected, wildcard } = await expectedRows(db)
     let compared = 0
+    let mergedWithQuartiles = 0
     for (const measure of MEASURES) {
       for (const month of MONTHS) {
         const actual = (await answer(server, token, measure, month))
@@ -392,12 +430,12 @@ if (skip) {
           .sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1))
         assert.is(actual.length, wanted.length, `${measure} ${month}: rows`)
         actual.forEach((row, index) => {
-          const { computed, ...fields } = wanted[index]
+          const { computed, merged, ...fields } = wanted[index]
+          if (merged && fields.median !== undefined) mergedWithQuartiles++
           if (computed) {
             // Computed here from float sums and variances: the original's rounding, within a cent.
-            for (const stat of ['avg', 'std', 'firstQuartile', 'median', 'thirdQuartile'].filter(
-              (stat) => fields[stat] !== undefined,
-            )) {
+            // Quartiles are exact: percentile_cont's operations, on the same values.
+            for (const stat of ['avg', 'std'].filter((stat) => fields[stat] !== undefined)) {
               assert.ok(
                 Math.abs((row[stat] as number) - (fields[stat] as number)) <= 0.011,
                 `${measure} ${month} ${stat}: ${row[stat]} vs ${fields[stat]}`,
@@ -411,6 +449,7 @@ if (skip) {
       }
     }
     assert.ok(compared > 500, `${compared} rows compared`)
+    assert.ok(mergedWithQuartiles >= 10, `${mergedWithQuartiles} imported buckets with later measures have quartiles`)
     assert.equal(await answer(server, token, 'unpublished', '2022-01'), [], 'a NULL threshold published nothing')
     // The wildcard snapshots are now computed: equal where no measure came since, from February on.
     const stars = (await answer(server, token, 'connection-count-daily', '2022-03')).filter(isStar)
@@ -565,6 +604,86 @@ if (skip) {
     assert.equal(
       [after.count, after.sum, after.min, after.max, after.avg],
       [stored.count + 2, round2(stored.sum + 95.5), -5, 100.5, round2((stored.sum + 95.5) / (stored.count + 2))],
+    )
+  })
+
+  test('a quartile bucket the original had every raw measure of: its stored quartiles, then percentile_cont of all its measures as new ones come; periods too', async ({
+    server,
+    db,
+  }) => {
+    const token = await server.token()
+    const measureName = 'energy-consumption-monthly'
+    // A bucket aggregated by the original, none of its raw measures purged, none received since.
+    const [bucket] = (
+      await db.query(`
+        SELECT to_char(x.start_date, 'YYYY-MM-DD') AS day, x.created_by, x.group1 ->> 'fluid' AS fluid,
+          x.first_quartile::float8, x.median::float8, x.third_quartile::float8
+        FROM aggregation x
+        WHERE x.measure_name = '${measureName}' AND x.last_raw_measures_purged IS NULL AND x.created_by = 'ecolyo' AND x.count > 3
+          AND NOT EXISTS (SELECT FROM raw_measure r WHERE r.measure_name = x.measure_name AND r.start_date = x.start_date
+                          AND r.created_by = x.created_by AND r.group1 = x.group1 AND r.last_updated > '${THROUGH}')
+        ORDER BY x.start_date, x.group1 ->> 'fluid' LIMIT 1`)
+    ).rows
+    const inBucket = (row: Record<string, unknown>) =>
+      row.startDate === `${bucket.day}T00:00:00` &&
+      row.createdBy === 'ecolyo' &&
+      (row.group1 as { fluid: string }).fluid === bucket.fluid
+    const quartilesOf = async () => {
+      const [row] = (await answer(server, token, measureName, bucket.day.slice(0, 7))).filter(inBucket)
+      return [row.firstQuartile, row.median, row.thirdQuartile]
+    }
+    assert.equal(await quartilesOf(), [bucket.first_quartile, bucket.median, bucket.third_quartile], 'as stored')
+    const values: number[] = []
+    for (const value of [1000, 0.01, 17.37]) {
+      values.push(value)
+      const measure = {
+        measureName,
+        value,
+        startDate: bucket.day,
+        createdBy: 'ecolyo',
+        group1: { fluid: bucket.fluid },
+      }
+      assert.is((await server.post('/measure', measure, token)).status, 201)
+      const [{ quartiles }] = (
+        await db.query(
+          `SELECT percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY v) AS quartiles FROM (
+             SELECT value::float8 AS v FROM raw_measure WHERE measure_name = $1 AND start_date = $2 AND created_by = 'ecolyo' AND group1 ->> 'fluid' = $3
+             UNION ALL SELECT unnest($4::float8[])) AS t`,
+          [measureName, bucket.day, bucket.fluid, values],
+        )
+      ).rows
+      assert.equal(await quartilesOf(), quartiles.map(round2), `with ${values.join(', ')}`)
+    }
+    // A month of such buckets has the quartiles of all their measures; one with a purged bucket, none.
+    const monthly = async (month: string) =>
+      (await (
+        await server.post(
+          '/aggregate',
+          { measureName, startDate: `${month}-01`, endDate: `${nextMonth(month)}-01`, period: 'month' },
+          token,
+        )
+      ).json()) as Record<string, unknown>[]
+    const march = (
+      await db.query(
+        `SELECT coalesce(created_by, '') AS created_by, group1 ->> 'fluid' AS fluid,
+           percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY v) AS quartiles FROM (
+             SELECT created_by, group1, value::float8 AS v FROM raw_measure WHERE measure_name = $1 AND start_date >= '2022-03-01' AND start_date < '2022-04-01'
+             UNION ALL SELECT 'ecolyo', jsonb_build_object('fluid', $2::text), unnest($3::float8[])) AS t
+         GROUP BY 1, 2 ORDER BY 1, 2`,
+        [measureName, bucket.fluid, bucket.day.startsWith('2022-03') ? values : []],
+      )
+    ).rows
+    assert.equal(
+      (await monthly('2022-03')).map((row) => [
+        row.createdBy ?? '',
+        (row.group1 as { fluid: string }).fluid,
+        [row.firstQuartile, row.median, row.thirdQuartile],
+      ]),
+      march.map((row) => [row.created_by, row.fluid, row.quartiles.map(round2)]),
+    )
+    assert.ok(
+      (await monthly('2022-01')).every((row) => row.median === undefined),
+      'January: raw measures purged by the original',
     )
   })
 
