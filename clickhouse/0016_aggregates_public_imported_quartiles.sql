@@ -1,7 +1,9 @@
 -- aggregates_public (0009) with the quartile values of imported buckets (0015), so that it still
 -- equals /aggregate's stored-bucket answers: a bucket that holds imported statistics and measures
 -- received here has the quartiles of all its measures when the import kept the values of the
--- imported ones (src/aggregates/stats.ts does the same), none otherwise. The rest is 0009's.
+-- imported ones (src/aggregates/stats.ts does the same), none otherwise. Quartiles are rounded as
+-- the original stored them, '%.2f' of the float (src/aggregates/format.ts, roundQuartile: ties to
+-- even; round() would multiply first). The rest is 0009's.
 
 DROP VIEW IF EXISTS aggregates_public;
 
@@ -23,9 +25,9 @@ SELECT
     if(d.hide_extremes, NULL, sign(a.highest) * floor(abs(a.highest) * 100 + 0.5) / 100) AS max,
     sign(a.mean) * floor(abs(a.mean) * 100 + 0.5) / 100               AS avg,
     floor(a.deviation * 100 + 0.5) / 100                              AS std,
-    if(d.with_quartiles, sign(a.quartiles[1]) * floor(abs(a.quartiles[1]) * 100 + 0.5) / 100, NULL) AS first_quartile,
-    if(d.with_quartiles, sign(a.quartiles[2]) * floor(abs(a.quartiles[2]) * 100 + 0.5) / 100, NULL) AS median,
-    if(d.with_quartiles, sign(a.quartiles[3]) * floor(abs(a.quartiles[3]) * 100 + 0.5) / 100, NULL) AS third_quartile,
+    if(d.with_quartiles, toFloat64(printf('%.2f', a.quartiles[1])), NULL) AS first_quartile,
+    if(d.with_quartiles, toFloat64(printf('%.2f', a.quartiles[2])), NULL) AS median,
+    if(d.with_quartiles, toFloat64(printf('%.2f', a.quartiles[3])), NULL) AS third_quartile,
     if(d.threshold_on = 'contributors', a.contributors, NULL)         AS contributors
 FROM
 (

@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { openClickHouse } from '../../src/clickhouse/client.ts'
 import { quartiles } from '../../src/aggregates/stats.ts'
-import { round2 } from '../../src/aggregates/format.ts'
+import { roundQuartile } from '../../src/aggregates/format.ts'
 import { preparedDataDir, serveProcess, testConfig } from '../helpers/server.ts'
 
 // A load whose INSERT committed but whose client saw a failure (a timeout after the commit on a
@@ -36,7 +36,7 @@ function expected(): string[] {
   return [...groups.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([key, values]) => {
-      const [q1, median, q3] = quartiles([Float64Array.from(values).sort()])!.map(round2)
+      const [q1, median, q3] = quartiles([Float64Array.from(values).sort()])!.map(roundQuartile)
       return `${key} ${values.length} ${values.reduce((sum, value) => sum + value, 0)} ${q1} ${median} ${q3}`
     })
 }

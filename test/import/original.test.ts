@@ -3,6 +3,7 @@ import path from 'node:path'
 import pg from 'pg'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { roundQuartile } from '../../src/aggregates/format.ts'
 import { postgresBin, startPostgres, type Postgres } from '../helpers/postgres.ts'
 import { runCli, serveProcess, startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
 
@@ -258,9 +259,9 @@ async function expectedRows(db: pg.Client): Promise<{ rows: Expected[]; wildcard
     }
     if (definition.with_quartiles && row.median !== null) {
       Object.assign(fields, {
-        firstQuartile: round2(row.first_quartile as number),
-        median: round2(row.median as number),
-        thirdQuartile: round2(row.third_quartile as number),
+        firstQuartile: roundQuartile(row.first_quartile as number),
+        median: roundQuartile(row.median as number),
+        thirdQuartile: roundQuartile(row.third_quartile as number),
       })
     }
     const present = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined))
@@ -652,7 +653,7 @@ if (skip) {
           [measureName, bucket.day, bucket.fluid, values],
         )
       ).rows
-      assert.equal(await quartilesOf(), quartiles.map(round2), `with ${values.join(', ')}`)
+      assert.equal(await quartilesOf(), quartiles.map(roundQuartile), `with ${values.join(', ')}`)
     }
     // A month of such buckets has the quartiles of all their measures; one with a purged bucket, none.
     const monthly = async (month: string) =>
@@ -679,7 +680,7 @@ if (skip) {
         (row.group1 as { fluid: string }).fluid,
         [row.firstQuartile, row.median, row.thirdQuartile],
       ]),
-      march.map((row) => [row.created_by, row.fluid, row.quartiles.map(round2)]),
+      march.map((row) => [row.created_by, row.fluid, row.quartiles.map(roundQuartile)]),
     )
     assert.ok(
       (await monthly('2022-01')).every((row) => row.median === undefined),
