@@ -2,9 +2,10 @@ import type { ClickHouseClient } from '../clickhouse/client.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import type { StoredMeasure } from '../measures/schema.ts'
-import { cellKey, Pending } from './pending.ts'
+import { monthsOf, spanOf } from './months.ts'
+import { cellKey, Pending, strip, withPending } from './pending.ts'
 import { selectMonthVersions, selectStats, type Needs } from './queries.ts'
-import { contributorBytes, foldInto, mergeStats, ROW_BYTES, rowKey, statBytes, type Stat } from './stats.ts'
+import { foldInto, mergeStats, rowKey, statBytes, type Stat } from './stats.ts'
 
 /** The stored bucket rows of one measure in one month, as ClickHouse holds them. */
 type Cell = {
@@ -212,7 +213,7 @@ export class BucketCache {
     if (cells.length === 0) return []
     const months = cells.map((cell) => cell.month).sort()
     const versions = await this.#timed(MONTH_COUNTS, () =>
-      selectMonthVersions(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!))),
+      selectMonthVersions(this.#options.client, measure, ...spanOf(months)),
     )
     const now = performance.now()
     const changed: string[] = []
@@ -227,7 +228,7 @@ export class BucketCache {
   /** Reads the cells of `months` from ClickHouse, in place of those cached; returns them by month. */
   async #readMonths(measure: string, months: string[], needs: Needs): Promise<Map<string, Cell>> {
     const { stats, checksums } = await this.#timed(STATS, () =>
-      selectStats(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!)), needs),
+      selectStats(this.#options.client, measure, ...spanOf(months), needs),
     )
     const now = performance.now()
     const cells = new Map(
@@ -272,37 +273,16 @@ export class BucketCache {
     for (const cell of cells) {
       const pending = this.pending.version(measure, cell.month)
       if (cell.merged?.version !== cell.version || cell.merged.pending !== pending) {
-        cell.merged = { version: cell.version, pending, ...this.#merged(cell) }
+        cell.merged = {
+          version: cell.version,
+          pending,
+          ...withPending(cell.rows, this.pending.rows(cell.measure, cell.month), cell.needs),
+        }
         this.#account(cell)
       }
       for (const stat of cell.merged.rows) if (stat.startDate >= from && stat.startDate < to) rows.push(stat)
     }
     return rows
-  }
-
-  /**
-   * The cell's rows, each merged with its pending measures, and the memory of the rows made for
-   * that (their values are the cell's and the pending ones', shared; contributor sets are copied).
-   */
-  #merged(cell: Cell): { rows: Stat[]; bytes: number } {
-    const pending = this.pending.rows(cell.measure, cell.month)
-    const rows: Stat[] = []
-    let bytes = 0
-    for (const [key, stat] of cell.rows) {
-      const added = pending.get(key)
-      if (!added) rows.push(stat)
-      else {
-        const row = mergeStats(stat, strip(added, cell.needs))
-        bytes += ROW_BYTES + contributorBytes(row)
-        rows.push(row)
-      }
-    }
-    for (const [key, stat] of pending) {
-      if (cell.rows.has(key)) continue
-      bytes += ROW_BYTES
-      rows.push(strip(stat, cell.needs))
-    }
-    return { rows, bytes }
   }
 
   /** Checks the cells used since their last check before they become stale, so that answers rarely wait for it. */
@@ -394,28 +374,3 @@ const unionNeeds = (a: Needs, b: Needs | undefined): Needs => ({
   values: a.values || Boolean(b?.values),
   contributors: a.contributors || Boolean(b?.contributors),
 })
-
-/** A pending row as a cell carries it: without what the cell does not read. */
-const strip = (stat: Stat, needs: Needs): Stat =>
-  needs.values && needs.contributors
-    ? stat
-    : {
-        ...stat,
-        values: needs.values ? stat.values : null,
-        contributors: needs.contributors ? stat.contributors : null,
-      }
-
-const monthStart = (month: string) => `${month}-01 00:00:00`
-
-function nextMonth(month: string): string {
-  const [year, index] = month.split('-').map(Number)
-  return index === 12 ? `${year + 1}-01` : `${year}-${String(index + 1).padStart(2, '0')}`
-}
-
-/** The months (`YYYY-MM`) holding instants of [from, to). */
-export function monthsOf(from: string, to: string): string[] {
-  const months: string[] = []
-  if (from >= to) return months
-  for (let month = from.slice(0, 7); monthStart(month) < to; month = nextMonth(month)) months.push(month)
-  return months
-}

@@ -1,5 +1,15 @@
 import type { StoredMeasure } from '../measures/schema.ts'
-import { mergeStats, oneRunOf, rowKey, statBytes, VALUE_BYTES, type Stat } from './stats.ts'
+import type { Needs } from './queries.ts'
+import {
+  contributorBytes,
+  mergeStats,
+  oneRunOf,
+  ROW_BYTES,
+  rowKey,
+  statBytes,
+  VALUE_BYTES,
+  type Stat,
+} from './stats.ts'
 
 /** A row's statistics being built from measures: values gathered unsorted, sorted when read (and kept until the next measure). */
 type Accumulator = { stat: Stat; values: number[]; snapshot?: Stat; bytes: number }
@@ -193,3 +203,42 @@ function toStat(accumulator: Accumulator): Stat {
   }
   return accumulator.snapshot
 }
+
+/**
+ * A cell's rows (`rows`, by row key), each merged with its pending measures (`pending`), as the
+ * cell carries them (`needs`); and the memory of the rows made for that (their values are the
+ * cell's and the pending ones', shared; contributor sets are copied).
+ */
+export function withPending(
+  rows: Map<string, Stat>,
+  pending: Map<string, Stat>,
+  needs: Needs,
+): { rows: Stat[]; bytes: number } {
+  const merged: Stat[] = []
+  let bytes = 0
+  for (const [key, stat] of rows) {
+    const added = pending.get(key)
+    if (!added) merged.push(stat)
+    else {
+      const row = mergeStats(stat, strip(added, needs))
+      bytes += ROW_BYTES + contributorBytes(row)
+      merged.push(row)
+    }
+  }
+  for (const [key, stat] of pending) {
+    if (rows.has(key)) continue
+    bytes += ROW_BYTES
+    merged.push(strip(stat, needs))
+  }
+  return { rows: merged, bytes }
+}
+
+/** A pending row as a cell carries it: without what the cell does not read. */
+export const strip = (stat: Stat, needs: Needs): Stat =>
+  needs.values && needs.contributors
+    ? stat
+    : {
+        ...stat,
+        values: needs.values ? stat.values : null,
+        contributors: needs.contributors ? stat.contributors : null,
+      }
