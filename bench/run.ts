@@ -5,7 +5,10 @@
 //           ends when its backlog is loaded into ClickHouse), next to a bare Koa route; a loss check
 //   reads   /aggregate on the original's data (1 M raw, 90 buckets; a quartile measure of 200,000),
 //           a different question every request, producers writing into the same month meanwhile
-//   scale   the same questions over 10 M raw, and the memory kept for 100,000 buckets
+//   scale   the same questions over 10 M raw, and the memory kept for 100,000 buckets; then, on
+//           fresh servers with the default aggregate.cacheMb, the RSS after reading every bucket
+//           of the 10 M-raw measure of 100,000 buckets, and of the 2 M-value quartile measure
+//           (`--scale 0.01` shrinks its sizes, to check it quickly; --quick is 0.1)
 //   metrics what the metrics cost: single measures at 50 connections on two servers alike but for
 //           their metrics listener (one on and scraped every second, one off), in alternate rounds
 //   sql     what data engineers' queries cost: writes and reads with 0, 1, 2 heavy ones running (bench/sql.ts)
@@ -28,6 +31,12 @@ const only = process.argv.includes('--only')
   ? process.argv[process.argv.indexOf('--only') + 1].split(',')
   : ['writes', 'reads', 'scale', 'metrics', 'sql']
 const DURATION_S = quick ? 3 : 10
+/** The scale phase's sizes, as a fraction of 10 M raw measures. */
+const SCALE = process.argv.includes('--scale')
+  ? Number(process.argv[process.argv.indexOf('--scale') + 1])
+  : quick
+    ? 0.1
+    : 1
 /** Where this runs from (dist/bench/ once built), and the package root. */
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 
@@ -419,11 +428,50 @@ async function scale(): Promise<void> {
     ...readDefinitions,
     { name: 'bench-wide', group1Key: 'device', aggregationThreshold: 5, accessApp: true },
   ])
-  await seed(dataDir, PLAIN, quick ? 1_000_000 : 10_000_000, 30, 3)
-  await seed(dataDir, QUARTILES, quick ? 200_000 : 2_000_000, 30, 3, true)
-  await seed(dataDir, 'bench-wide', quick ? 1_000_000 : 10_000_000, 100, 1000)
+  const sizes = { [PLAIN]: 10_000_000, [QUARTILES]: 2_000_000, 'bench-wide': 10_000_000 }
+  const scaled = (name: keyof typeof sizes) => Math.round(sizes[name] * SCALE)
+  await seed(dataDir, PLAIN, scaled(PLAIN), 30, 3)
+  await seed(dataDir, QUARTILES, scaled(QUARTILES), 30, 3, true)
+  await seed(dataDir, 'bench-wide', scaled('bench-wide'), 100, 1000)
   await readScenarios('scale', dataDir, token)
+  results.memoryAfterReadingEveryBucket = [
+    await readEveryBucket(dataDir, token, 'bench-wide', scaled('bench-wide')),
+    await readEveryBucket(dataDir, token, QUARTILES, scaled(QUARTILES)),
+  ]
   fs.rmSync(dataDir, { recursive: true, force: true })
+}
+
+/**
+ * A fresh server (RSS only grows) with the default aggregate.cacheMb answers every bucket of
+ * `measure` in one request: its RSS before and after, its peak, and what its read cache accounts
+ * for (dacc_aggregate_cache_bytes).
+ */
+async function readEveryBucket(dataDir: string, token: string, measure: string, raw: number) {
+  const server = await serve(dataDir)
+  try {
+    const before = memoryMb(server.pid).rss
+    const started = performance.now()
+    const response = await post(server.url, '/aggregate', token, {
+      measureName: measure,
+      startDate: '2022-01-01',
+      endDate: '2023-01-01',
+    })
+    const answerRows = ((await response.json()) as unknown[]).length
+    const readMs = Math.round(performance.now() - started)
+    const metrics = await (await fetch(server.metricsUrl!)).text()
+    const cacheBytes = Number(/^dacc_aggregate_cache_bytes (\S+)$/m.exec(metrics)?.[1])
+    return {
+      measure,
+      rawMeasures: raw,
+      answerRows,
+      readMs,
+      rssBeforeMb: before,
+      ...memoryMb(server.pid),
+      cacheAccountedMb: Math.round((cacheBytes / 2 ** 20) * 10) / 10,
+    }
+  } finally {
+    await server.stop()
+  }
 }
 
 /**

@@ -171,7 +171,7 @@ const schema = {
       env: 'DACC_AGGREGATE_MAX_STALENESS_MS',
     },
     cacheMb: {
-      doc: 'Memory for the bucket statistics /aggregate answers from, in MB (least recently used months go first); quartile values take 8 bytes each',
+      doc: 'Memory for the bucket statistics /aggregate answers from and the measures not yet loaded, in MB, as accounted (least recently used months go first); a bucket row takes about 600 bytes, a quartile value 8, a contributor id 64',
       format: wholeNumber(1),
       default: 256,
       env: 'DACC_AGGREGATE_CACHE_MB',

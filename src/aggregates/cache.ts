@@ -2,9 +2,10 @@ import type { ClickHouseClient } from '../clickhouse/client.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import type { StoredMeasure } from '../measures/schema.ts'
-import { cellKey, Pending } from './pending.ts'
-import { selectMonthCounts, selectStats, type Needs } from './queries.ts'
-import { foldInto, mergeStats, rowKey, type Stat } from './stats.ts'
+import { monthsOf, spanOf } from './months.ts'
+import { cellKey, Pending, strip, withPending } from './pending.ts'
+import { selectMonthVersions, selectStats, type Needs } from './queries.ts'
+import { foldInto, mergeStats, rowKey, statBytes, type Stat } from './stats.ts'
 
 /** The stored bucket rows of one measure in one month, as ClickHouse holds them. */
 type Cell = {
@@ -13,33 +14,31 @@ type Cell = {
   rows: Map<string, Stat>
   /** What the rows carry beside the additive statistics. */
   needs: Needs
-  /** Sum of the rows' counts: compared with ClickHouse's to tell whether the cell is current. */
+  /** Sum of the rows' counts, and the checksum of the imported ones: compared with ClickHouse's to tell whether the cell is current. */
   total: number
+  checksum: number
   /** performance.now() of the last time ClickHouse confirmed the cell, and of its last use. */
   checkedAt: number
   usedAt: number
+  /** The memory of the rows (statBytes); and of the cell as accounted, `merged` included. */
+  rowBytes: number
   bytes: number
   /** Bumped by every fold: with the pending rows' version, tells whether `merged` still holds. */
   version: number
   /** The rows with the pending measures merged in, as of those versions: shared by the answers until either changes. */
-  merged?: { version: number; pending: number; rows: Stat[] }
+  merged?: { version: number; pending: number; rows: Stat[]; bytes: number }
 }
 
 export type CacheOptions = {
   client: ClickHouseClient
   /** How long a cell may go without checking ClickHouse for writes made by others (0: every read checks). */
   maxStalenessMs: number
-  /** Rough bound of the memory the cells take. */
+  /** Bound of the memory the cells and the pending rows take, as estimated (statBytes). */
   maxBytes: number
   logger: Logger
   /** Answers counted by whether they needed a query, and the queries timed. */
   metrics: Metrics['reads']
 }
-
-// Rough sizes, for the memory bound: a row with its strings and boxed numbers, a quartile value, a contributor id.
-const ROW_BYTES = 300
-const VALUE_BYTES = 8
-const CONTRIBUTOR_BYTES = 64
 
 /**
  * The read side's copy of the aggregates: per (measure, month) cell, the finished statistics of
@@ -49,9 +48,15 @@ const CONTRIBUTOR_BYTES = 64
  * every measure acknowledged before it, exactly once, without a query.
  *
  * Writes that do not go through this server (another instance on the same ClickHouse, a data
- * engineer's INSERT) are caught by comparing a cell's total count with ClickHouse's (counts only
- * grow): every cell read within `maxStalenessMs` was checked no longer ago than that, the cells in
- * use are checked in the background before they get that old, and a changed month is read again.
+ * engineer's INSERT, an import) are caught by comparing a cell's total count and the checksum of
+ * its imported rows with ClickHouse's (selectMonthVersions): every cell read within
+ * `maxStalenessMs` was checked no longer ago than that, the cells in use are checked in the
+ * background before they get that old, and a changed month is read again.
+ *
+ * Memory: the cells and the pending rows are accounted as they change (statBytes); once they
+ * exceed `maxBytes`, after a read, a load or an acknowledgement, the least recently used cells go
+ * until they fit. An answer needing more cells than that is still computed whole, from the cells
+ * it holds; they go right after it.
  *
  * Reading ClickHouse and loading a segment exclude each other (`exclusive`): a read made while a
  * load is in flight could not tell whether its result holds that load, which the fold then adds.
@@ -86,6 +91,7 @@ export class BucketCache {
   /** The measures of a journal segment, just acknowledged: answers include them from now on. */
   acknowledged(segment: string, measures: StoredMeasure[]): void {
     this.pending.add(segment, measures)
+    this.#shrink()
   }
 
   /** A segment is in ClickHouse: its rows move from pending into the cells. Call within `exclusive`, right after the insert. */
@@ -95,25 +101,24 @@ export class BucketCache {
         const cell = this.#cells.get(cellKey(measure, month))
         if (!cell) continue // read from ClickHouse, with these rows, when next needed
         for (const [key, stat] of rows) {
-          const row = cell.rows.get(key)
-          if (row) foldInto(row, stat)
-          else
-            cell.rows.set(key, {
-              ...stat,
-              values: cell.needs.values ? stat.values : null,
-              contributors: cell.needs.contributors ? stat.contributors : null,
-            })
+          let row = cell.rows.get(key)
+          if (row) {
+            cell.rowBytes -= statBytes(row)
+            foldInto(row, stat)
+          } else cell.rows.set(key, (row = strip(stat, cell.needs)))
+          cell.rowBytes += statBytes(row)
           cell.total += stat.count
         }
         cell.version++
-        this.#resize(cell)
+        this.#account(cell)
       }
     }
+    this.#shrink()
   }
 
   /** A set-aside segment was discarded for good: its rows leave the pending set, never folded. */
   discard(segment: string): void {
-    this.pending.take(segment)
+    this.pending.drop(segment)
   }
 
   /** Drops the cells of a measure (every measure without one): its aggregates changed other than by loads. */
@@ -133,22 +138,31 @@ export class BucketCache {
     const ready = this.#ready(measure, months, needs)
     if (ready) {
       answers.inc(FROM_CACHE)
-      return compute(this.#rows(ready, measure, from, to))
+      return this.#computed(() => compute(this.#rows(ready, measure, from, to)))
     }
     return this.exclusive(async () => {
       const { cells, queried } = await this.#load(measure, months, needs)
       answers.inc(queried ? FROM_ENGINE : FROM_CACHE)
-      return compute(this.#rows(cells, measure, from, to))
+      return this.#computed(() => compute(this.#rows(cells, measure, from, to)))
     })
   }
 
-  /** The cells' estimated memory, bounded by the options' maxBytes. */
+  /** The estimated memory of the cells and the pending rows, bounded by the options' maxBytes. */
   get bytes(): number {
-    return this.#bytes
+    return this.#bytes + this.pending.bytes
   }
 
   close(): void {
     clearInterval(this.#refresher)
+  }
+
+  /** An answer's result; then the cells over the bound go, the answer's own included (it holds them until now). */
+  #computed<T>(compute: () => T): T {
+    try {
+      return compute()
+    } finally {
+      this.#shrink()
+    }
   }
 
   /** The cells of `months` when all are cached, current and carry `needs`; else undefined. */
@@ -173,6 +187,8 @@ export class BucketCache {
   /**
    * Within `exclusive`: the cells of `months`, checked and read from ClickHouse where needed, and
    * whether that took a query (not when another read brought them up to date while this one waited).
+   * The cells are held from here on: acknowledgements may evict some of them meanwhile, the answer
+   * still has them (and no load can change them before it is computed).
    */
   async #load(measure: string, months: string[], needs: Needs): Promise<{ cells: Cell[]; queried: boolean }> {
     const now = performance.now()
@@ -185,47 +201,57 @@ export class BucketCache {
     const toRead = months.filter(
       (month, index) => !cached[index] || !covers(cached[index].needs, needs) || changed.has(month),
     )
+    let read = new Map<string, Cell>()
     if (toRead.length > 0) {
       // One query for the span of what is missing; cells within it are read again with it.
       const span = months.slice(months.indexOf(toRead[0]), months.indexOf(toRead.at(-1)!) + 1)
-      const wanted = span.reduce(
-        (union, month) => unionNeeds(union, this.#cells.get(cellKey(measure, month))?.needs),
-        needs,
-      )
-      await this.#readMonths(measure, span, wanted)
+      const wanted = span.reduce((union, month) => unionNeeds(union, cached[months.indexOf(month)]?.needs), needs)
+      read = await this.#readMonths(measure, span, wanted)
     }
-    const cells = months.map((month) => this.#cells.get(cellKey(measure, month))!)
+    const cells = months.map((month, index) => read.get(month) ?? cached[index]!)
     for (const cell of cells) this.#touch(cell, now)
-    // Evicted only now: a single answer's months may exceed the bound, they are all needed here.
-    this.#shrink(new Set(cells))
     return { cells, queried: stale.length > 0 || toRead.length > 0 }
   }
 
-  /** The months among `cells` whose count in ClickHouse differs from the cell's; the others are marked checked. */
+  /** The months among `cells` whose count or imported rows in ClickHouse differ from the cell's; the others are marked checked. */
   async #changedMonths(measure: string, cells: Cell[]): Promise<string[]> {
     if (cells.length === 0) return []
     const months = cells.map((cell) => cell.month).sort()
-    const counts = await this.#timed(MONTH_COUNTS, () =>
-      selectMonthCounts(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!))),
+    const versions = await this.#timed(MONTH_COUNTS, () =>
+      selectMonthVersions(this.#options.client, measure, ...spanOf(months)),
     )
     const now = performance.now()
     const changed: string[] = []
     for (const cell of cells) {
-      if ((counts.get(cell.month) ?? 0) === cell.total) cell.checkedAt = now
+      const version = versions.get(cell.month)
+      if ((version?.count ?? 0) === cell.total && (version?.checksum ?? 0) === cell.checksum) cell.checkedAt = now
       else changed.push(cell.month)
     }
     return changed
   }
 
-  async #readMonths(measure: string, months: string[], needs: Needs): Promise<void> {
-    const stats = await this.#timed(STATS, () =>
-      selectStats(this.#options.client, measure, monthStart(months[0]), monthStart(nextMonth(months.at(-1)!)), needs),
+  /** Reads the cells of `months` from ClickHouse, in place of those cached; returns them by month. */
+  async #readMonths(measure: string, months: string[], needs: Needs): Promise<Map<string, Cell>> {
+    const { stats, checksums } = await this.#timed(STATS, () =>
+      selectStats(this.#options.client, measure, ...spanOf(months), needs),
     )
     const now = performance.now()
     const cells = new Map(
-      months.map((month) => [
+      months.map((month): [string, Cell] => [
         month,
-        { measure, month, rows: new Map(), needs, total: 0, checkedAt: now, usedAt: now, bytes: 0, version: 0 } as Cell,
+        {
+          measure,
+          month,
+          rows: new Map(),
+          needs,
+          total: 0,
+          checksum: checksums.get(month) ?? 0,
+          checkedAt: now,
+          usedAt: now,
+          rowBytes: 0,
+          bytes: 0,
+          version: 0,
+        },
       ]),
     )
     for (const stat of stats) {
@@ -237,11 +263,13 @@ export class BucketCache {
       cell.total += stat.count
     }
     for (const cell of cells.values()) {
+      for (const row of cell.rows.values()) cell.rowBytes += statBytes(row)
       const old = this.#cells.get(cellKey(measure, cell.month))
       if (old) this.#evict(old)
       this.#cells.set(cellKey(measure, cell.month), cell)
-      this.#resize(cell)
+      this.#account(cell)
     }
+    return cells
   }
 
   /** The rows of `cells` with startDate in [from, to), each merged with its pending measures. */
@@ -250,22 +278,15 @@ export class BucketCache {
     for (const cell of cells) {
       const pending = this.pending.version(measure, cell.month)
       if (cell.merged?.version !== cell.version || cell.merged.pending !== pending) {
-        cell.merged = { version: cell.version, pending, rows: this.#merged(cell) }
+        cell.merged = {
+          version: cell.version,
+          pending,
+          ...withPending(cell.rows, this.pending.rows(cell.measure, cell.month), cell.needs),
+        }
+        this.#account(cell)
       }
       for (const stat of cell.merged.rows) if (stat.startDate >= from && stat.startDate < to) rows.push(stat)
     }
-    return rows
-  }
-
-  /** The cell's rows, each merged with its pending measures. */
-  #merged(cell: Cell): Stat[] {
-    const pending = this.pending.rows(cell.measure, cell.month)
-    const rows: Stat[] = []
-    for (const [key, stat] of cell.rows) {
-      const added = pending.get(key)
-      rows.push(added ? mergeStats(stat, strip(added, cell.needs)) : stat)
-    }
-    for (const [key, stat] of pending) if (!cell.rows.has(key)) rows.push(strip(stat, cell.needs))
     return rows
   }
 
@@ -313,24 +334,27 @@ export class BucketCache {
 
   #touch(cell: Cell, now: number): void {
     cell.usedAt = now
-    // Map order is the eviction order: the least recently used first.
+    // Map order is the eviction order: the least recently used first. An evicted cell stays out.
     const key = cellKey(cell.measure, cell.month)
+    if (this.#cells.get(key) !== cell) return
     this.#cells.delete(key)
     this.#cells.set(key, cell)
   }
 
-  #resize(cell: Cell): void {
-    let bytes = ROW_BYTES
-    for (const row of cell.rows.values())
-      bytes += ROW_BYTES + (row.values?.length ?? 0) * VALUE_BYTES + (row.contributors?.size ?? 0) * CONTRIBUTOR_BYTES
+  /** Accounts a cell's memory again after its rows or its merged rows changed; an evicted cell is no longer counted. */
+  #account(cell: Cell): void {
+    if (this.#cells.get(cellKey(cell.measure, cell.month)) !== cell) return
+    const merged = cell.merged ? cell.merged.bytes + cell.merged.rows.length * POINTER_BYTES : 0
+    const bytes = CELL_BYTES + cell.rowBytes + merged
     this.#bytes += bytes - cell.bytes
     cell.bytes = bytes
   }
 
-  #shrink(keep: Set<Cell>): void {
+  /** Evicts the least recently used cells until the memory fits the bound. */
+  #shrink(): void {
     for (const cell of this.#cells.values()) {
-      if (this.#bytes <= this.#options.maxBytes) return
-      if (!keep.has(cell)) this.#evict(cell)
+      if (this.bytes <= this.#options.maxBytes) return
+      this.#evict(cell)
     }
   }
 
@@ -340,6 +364,10 @@ export class BucketCache {
     this.#bytes -= cell.bytes
   }
 }
+
+// A cell beside its rows (its object, map entry and key); a slot of its merged list.
+const CELL_BYTES = 400
+const POINTER_BYTES = 8
 
 // Metric labels (src/metrics/metrics.ts).
 const FROM_CACHE = { source: 'cache' }
@@ -351,28 +379,3 @@ const unionNeeds = (a: Needs, b: Needs | undefined): Needs => ({
   values: a.values || Boolean(b?.values),
   contributors: a.contributors || Boolean(b?.contributors),
 })
-
-/** A pending row as a cell carries it: without what the cell does not read. */
-const strip = (stat: Stat, needs: Needs): Stat =>
-  needs.values && needs.contributors
-    ? stat
-    : {
-        ...stat,
-        values: needs.values ? stat.values : null,
-        contributors: needs.contributors ? stat.contributors : null,
-      }
-
-const monthStart = (month: string) => `${month}-01 00:00:00`
-
-function nextMonth(month: string): string {
-  const [year, index] = month.split('-').map(Number)
-  return index === 12 ? `${year + 1}-01` : `${year}-${String(index + 1).padStart(2, '0')}`
-}
-
-/** The months (`YYYY-MM`) holding instants of [from, to). */
-export function monthsOf(from: string, to: string): string[] {
-  const months: string[] = []
-  if (from >= to) return months
-  for (let month = from.slice(0, 7); monthStart(month) < to; month = nextMonth(month)) months.push(month)
-  return months
-}

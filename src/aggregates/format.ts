@@ -13,6 +13,24 @@ export function round2(value: number | null | undefined): number | null {
 }
 
 /**
+ * A quartile to 2 places, as the original stored it: percentile_cont gives a float, which its
+ * SQLAlchemy Numeric(12, 2) column read back as Decimal('%.2f' % value): the binary value rounded
+ * correctly, an exact tie to even. Only an odd multiple of 1/8 is a tie in binary (x.125, x.375:
+ * round2 would take those away from zero); elsewhere Math.round of the hundredths is right but
+ * within an ulp of a half, where toFixed rounds the exact value.
+ */
+export function roundQuartile(value: number | null | undefined): number | null {
+  if (value == null) return null
+  const hundredths = value * 100
+  if (Number.isInteger(value * 8) && !Number.isInteger(value * 4)) {
+    const below = Math.floor(hundredths)
+    return (below % 2 === 0 ? below : below + 1) / 100
+  }
+  const fraction = Math.abs(hundredths % 1)
+  return Math.abs(fraction - 0.5) > 1e-9 ? Math.round(hundredths) / 100 : Number(value.toFixed(2))
+}
+
+/**
  * One row of the answer, as the original wrote it: camelCase keys in alphabetical order, null
  * fields left out, `startDate` as `YYYY-MM-DDThh:mm:ss`, groups as `{"<groupNKey>": value}`.
  * Every row has the same shape, absent fields undefined (JSON leaves them out): this runs for
@@ -28,18 +46,18 @@ export function toAggregateResponse(row: AggregateRow, definition: Definition): 
     count: present(row.total_count),
     countNotZero: present(row.not_zero_count),
     createdBy: row.created_by === '' ? undefined : row.created_by,
-    firstQuartile: present(round2(row.quartiles?.[0])),
+    firstQuartile: present(roundQuartile(row.quartiles?.[0])),
     group1: key1 === null ? undefined : { [key1]: isRolledUp(row, 'group1') ? '*' : row.group1 },
     group2: key2 === null ? undefined : { [key2]: isRolledUp(row, 'group2') ? '*' : row.group2 },
     group3: key3 === null ? undefined : { [key3]: isRolledUp(row, 'group3') ? '*' : row.group3 },
     max: extremes ? present(round2(row.max_value)) : undefined,
     measureName: definition.name,
-    median: present(round2(row.quartiles?.[1])),
+    median: present(roundQuartile(row.quartiles?.[1])),
     min: extremes ? present(round2(row.min_value)) : undefined,
     startDate: row.bucket.replace(' ', 'T'),
     std: present(round2(row.std)),
     sum: present(round2(row.total_sum)),
-    thirdQuartile: present(round2(row.quartiles?.[2])),
+    thirdQuartile: present(roundQuartile(row.quartiles?.[2])),
   }
 }
 

@@ -1,14 +1,31 @@
 import type { StoredMeasure } from '../measures/schema.ts'
-import { mergeStats, oneRunOf, rowKey, type Stat } from './stats.ts'
+import type { Needs } from './queries.ts'
+import {
+  contributorBytes,
+  mergeStats,
+  oneRunOf,
+  ROW_BYTES,
+  rowKey,
+  statBytes,
+  VALUE_BYTES,
+  type Stat,
+} from './stats.ts'
 
 /** A row's statistics being built from measures: values gathered unsorted, sorted when read (and kept until the next measure). */
-type Accumulator = { stat: Stat; values: number[]; snapshot?: Stat }
+type Accumulator = { stat: Stat; values: number[]; snapshot?: Stat; bytes: number }
+
+/** The pending rows of one journal segment, by measure, then month, then row key; and their memory. */
+type Segment = { measures: Map<string, Map<string, Map<string, Accumulator>>>; bytes: number }
 
 /** The key of a measure's month (`YYYY-MM`): the read cache's cells and the pending versions share it. */
 export const cellKey = (measure: string, month: string) => `${measure}\0${month}`
 
 /** Rows by measure, then by month (`YYYY-MM`), then by row key. */
 type RowsByMonth = Map<string, Map<string, Map<string, Stat>>>
+
+// A version's entry (its key string, the map's slot); a gathered value in its growing array.
+const VERSION_BYTES = 100
+const GATHERED_VALUE_BYTES = 2 * VALUE_BYTES
 
 /**
  * The measures acknowledged but not yet loaded into ClickHouse, by journal segment, as per-row
@@ -18,13 +35,20 @@ type RowsByMonth = Map<string, Map<string, Map<string, Stat>>>
  * synchronous step when its segment is loaded, so an answer counts it exactly once.
  */
 export class Pending {
-  #segments = new Map<string, Map<string, Map<string, Map<string, Accumulator>>>>()
-  /** Per measure and month, bumped whenever its pending rows change: readers keep what they merged until then. */
+  #segments = new Map<string, Segment>()
+  /**
+   * Per measure and month with pending rows, the clock at their last change: readers keep what
+   * they merged until then. A month without pending rows has no entry (version 0), so the map
+   * holds only what is pending; the clock never goes back, so no two states share a version.
+   */
   #versions = new Map<string, number>()
+  #clock = 0
+  #bytes = 0
 
   add(segment: string, measures: StoredMeasure[]): void {
-    let byMeasure = this.#segments.get(segment)
-    if (!byMeasure) this.#segments.set(segment, (byMeasure = new Map()))
+    let pending = this.#segments.get(segment)
+    if (!pending) this.#segments.set(segment, (pending = { measures: new Map(), bytes: 0 }))
+    const bytesBefore = pending.bytes
     // A batch's measures mostly share their measure and month: the maps are looked up on a change.
     let rows: Map<string, Accumulator> | undefined
     let measureName = ''
@@ -33,27 +57,34 @@ export class Pending {
       if (rows === undefined || measure.measureName !== measureName || !measure.startDate.startsWith(month)) {
         measureName = measure.measureName
         month = measure.startDate.slice(0, 7)
-        let byMonth = byMeasure.get(measureName)
-        if (!byMonth) byMeasure.set(measureName, (byMonth = new Map()))
+        let byMonth = pending.measures.get(measureName)
+        if (!byMonth) pending.measures.set(measureName, (byMonth = new Map()))
         rows = byMonth.get(month)
         if (!rows) byMonth.set(month, (rows = new Map()))
         this.#bump(measureName, month)
       }
       const key = rowKey(measure)
-      const accumulator = rows.get(key)
-      if (accumulator) add(accumulator, measure)
-      else rows.set(key, start(measure))
+      let accumulator = rows.get(key)
+      if (accumulator) {
+        pending.bytes -= accumulator.bytes
+        add(accumulator, measure)
+      } else rows.set(key, (accumulator = start(measure)))
+      pending.bytes += accumulator.bytes = bytesOf(accumulator)
     }
+    this.#bytes += pending.bytes - bytesBefore
+  }
+
+  /** The rows of a segment discarded for good: they leave the pending set, never folded. */
+  drop(segment: string): void {
+    this.#remove(segment)
   }
 
   /** The rows of a loaded segment, which leave the pending set. */
   take(segment: string): RowsByMonth {
-    const byMeasure = this.#segments.get(segment)
-    this.#segments.delete(segment)
+    const byMeasure = this.#remove(segment)
     const result: RowsByMonth = new Map()
-    for (const [measure, byMonth] of byMeasure ?? []) {
+    for (const [measure, byMonth] of byMeasure) {
       const months = new Map<string, Map<string, Stat>>()
-      for (const month of byMonth.keys()) this.#bump(measure, month)
       for (const [month, rows] of byMonth)
         months.set(month, new Map([...rows].map(([key, accumulator]) => [key, toStat(accumulator)])))
       result.set(measure, months)
@@ -61,27 +92,62 @@ export class Pending {
     return result
   }
 
-  /** A number that changes whenever the pending rows of a measure in a month do. */
+  /** A number that changes whenever the pending rows of a measure in a month do (0: none pending). */
   version(measure: string, month: string): number {
     return this.#versions.get(cellKey(measure, month)) ?? 0
   }
 
-  #bump(measure: string, month: string): void {
-    const key = cellKey(measure, month)
-    this.#versions.set(key, (this.#versions.get(key) ?? 0) + 1)
+  /** The memory the pending rows and their versions take (an estimate, as the read cache's). */
+  get bytes(): number {
+    return this.#bytes + this.#versions.size * VERSION_BYTES
   }
 
   /** The pending rows of a measure in a month, each row merged over every segment. */
   rows(measure: string, month: string): Map<string, Stat> {
     const merged = new Map<string, Stat>()
-    for (const byMeasure of this.#segments.values()) {
-      for (const [key, accumulator] of byMeasure.get(measure)?.get(month) ?? []) {
-        const stat = toStat(accumulator)
+    for (const pending of this.#segments.values()) {
+      for (const [key, accumulator] of pending.measures.get(measure)?.get(month) ?? []) {
+        const stat = this.#snapshot(pending, accumulator)
         const earlier = merged.get(key)
         merged.set(key, earlier ? oneRunOf(mergeStats(earlier, stat)) : stat)
       }
     }
     return merged
+  }
+
+  /** Drops a segment's rows: their months' versions change, and go once no other segment has rows there. */
+  #remove(segment: string): Segment['measures'] {
+    const pending = this.#segments.get(segment)
+    if (!pending) return new Map()
+    this.#segments.delete(segment)
+    this.#bytes -= pending.bytes
+    for (const [measure, byMonth] of pending.measures) {
+      for (const month of byMonth.keys()) {
+        if (this.#holds(measure, month)) this.#bump(measure, month)
+        else this.#versions.delete(cellKey(measure, month))
+      }
+    }
+    return pending.measures
+  }
+
+  #holds(measure: string, month: string): boolean {
+    for (const pending of this.#segments.values()) if (pending.measures.get(measure)?.has(month)) return true
+    return false
+  }
+
+  #bump(measure: string, month: string): void {
+    this.#versions.set(cellKey(measure, month), ++this.#clock)
+  }
+
+  /** The accumulator's statistics, its memory accounted when they are made. */
+  #snapshot(pending: Segment, accumulator: Accumulator): Stat {
+    if (accumulator.snapshot) return accumulator.snapshot
+    const stat = toStat(accumulator)
+    const bytes = bytesOf(accumulator)
+    pending.bytes += bytes - accumulator.bytes
+    this.#bytes += bytes - accumulator.bytes
+    accumulator.bytes = bytes
+    return stat
   }
 }
 
@@ -106,6 +172,7 @@ function start(measure: StoredMeasure): Accumulator {
       contributors: new Set(contributor === null ? [] : [contributor]),
     },
     values: measure.withQuartiles ? [value] : [],
+    bytes: 0,
   }
 }
 
@@ -126,6 +193,12 @@ function add(accumulator: Accumulator, measure: StoredMeasure): void {
   if (measure.contributor !== '') stat.contributors!.add(BigInt(measure.contributor))
 }
 
+/** An accumulator's memory: its row, its gathered values (an array grows by half again), its snapshot if made. */
+const bytesOf = (accumulator: Accumulator): number =>
+  statBytes(accumulator.stat) +
+  accumulator.values.length * GATHERED_VALUE_BYTES +
+  (accumulator.snapshot ? statBytes(accumulator.snapshot) : 0)
+
 function toStat(accumulator: Accumulator): Stat {
   const { stat, values } = accumulator
   accumulator.snapshot ??= {
@@ -135,3 +208,42 @@ function toStat(accumulator: Accumulator): Stat {
   }
   return accumulator.snapshot
 }
+
+/**
+ * A cell's rows (`rows`, by row key), each merged with its pending measures (`pending`), as the
+ * cell carries them (`needs`); and the memory of the rows made for that (their values are the
+ * cell's and the pending ones', shared; contributor sets are copied).
+ */
+export function withPending(
+  rows: Map<string, Stat>,
+  pending: Map<string, Stat>,
+  needs: Needs,
+): { rows: Stat[]; bytes: number } {
+  const merged: Stat[] = []
+  let bytes = 0
+  for (const [key, stat] of rows) {
+    const added = pending.get(key)
+    if (!added) merged.push(stat)
+    else {
+      const row = mergeStats(stat, strip(added, needs))
+      bytes += ROW_BYTES + contributorBytes(row)
+      merged.push(row)
+    }
+  }
+  for (const [key, stat] of pending) {
+    if (rows.has(key)) continue
+    bytes += ROW_BYTES
+    merged.push(strip(stat, needs))
+  }
+  return { rows: merged, bytes }
+}
+
+/** A pending row as a cell carries it: without what the cell does not read. */
+export const strip = (stat: Stat, needs: Needs): Stat =>
+  needs.values && needs.contributors
+    ? stat
+    : {
+        ...stat,
+        values: needs.values ? stat.values : null,
+        contributors: needs.contributors ? stat.contributors : null,
+      }

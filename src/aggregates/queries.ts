@@ -26,17 +26,33 @@ type StatRow = {
   third_quartile: number | null
   values?: string
   contributors?: string
+  /** IMPORTED_VERSION for an imported row, 0 otherwise. */
+  version: number
 }
+
+/**
+ * A 32-bit hash of an imported row's key and write instant: a new import of a bucket (the same
+ * count, other statistics, or its quartile values attached) writes it again with a later
+ * imported_at. XORed over a month, it tells the cache that imported rows changed although their
+ * count did not (32 bits: a JSON number on every engine).
+ */
+const IMPORTED_VERSION =
+  'toUInt32(bitAnd(cityHash64(start_date, created_by, group1, group2, group3, duplicate, imported_at), 4294967295))'
+
+/** Per month (`YYYY-MM`): the number of measures, and the XOR of its imported rows' versions. */
+export type MonthVersion = { count: number; checksum: number }
 
 /**
  * The statistics of every stored bucket row of a measure in [from, to) (`YYYY-MM-DD hh:mm:ss`):
  * the states re-aggregated (parts merge lazily), with no threshold (periods and rollups merge rows
  * under it, and thresholds apply to the merged rows: src/aggregates/compute.ts), then the buckets
- * imported from the original service (clickhouse/0007), whose final statistics hold no values
- * and no contributors. Quartile values and contributor ids come as their merged states in hex: a
- * quantileExact state is the varint count then the Float64 values, a uniqExact state of UInt64 the
- * varint count then the ids, both little-endian — ClickHouse's on-disk formats, stable since
- * states are stored in parts. A row of each source may share a key: the caller merges them.
+ * imported from the original service (clickhouse/0007), whose final statistics hold no
+ * contributors, and their quartile values only where the import could keep them all
+ * (clickhouse/0015; else the row is `partial`). Quartile values and contributor ids come as their
+ * merged states in hex: a quantileExact state is the varint count then the Float64 values, a
+ * uniqExact state of UInt64 the varint count then the ids, both little-endian — ClickHouse's
+ * on-disk formats, stable since states are stored in parts. A row of each source may share a key:
+ * the caller merges them. With them, per month, the checksum of its imported rows (MonthVersion).
  */
 export async function selectStats(
   client: ClickHouseClient,
@@ -44,7 +60,7 @@ export async function selectStats(
   from: string,
   to: string,
   needs: Needs,
-): Promise<Stat[]> {
+): Promise<{ stats: Stat[]; checksums: Map<string, number> }> {
   const result = await client.query({
     query: `
       SELECT start_date, created_by, group1, group2, group3, 0 AS duplicate,
@@ -54,7 +70,7 @@ export async function selectStats(
         min(min) AS min,
         max(max) AS max,
         varSampStableMerge(var_state) AS variance,
-        NULL AS avg, NULL AS std, NULL AS first_quartile, NULL AS median, NULL AS third_quartile
+        NULL AS avg, NULL AS std, NULL AS first_quartile, NULL AS median, NULL AS third_quartile, 0 AS version
         ${needs.values ? ', hex(quantilesExactInclusiveIfMergeState(0.25, 0.5, 0.75)(quartiles_state)) AS values' : ''}
         ${needs.contributors ? ', hex(uniqExactIfMergeState(contributors_state)) AS contributors' : ''}
       FROM aggregates
@@ -62,17 +78,23 @@ export async function selectStats(
       GROUP BY start_date, created_by, group1, group2, group3
       UNION ALL
       SELECT start_date, created_by, group1, group2, group3, duplicate, count, count_not_zero, sum, min, max,
-        NULL, avg, std, first_quartile, median, third_quartile
-        ${needs.values ? ", '00'" : ''}
+        NULL, avg, std, first_quartile, median, third_quartile, ${IMPORTED_VERSION}
+        ${needs.values ? ', hex(quartiles_state)' : ''}
         ${needs.contributors ? ", '00'" : ''}
       FROM imported_aggregates FINAL
       WHERE measure_name = {measure:String} AND start_date >= {from:DateTime('UTC')} AND start_date < {to:DateTime('UTC')}`,
     query_params: { measure, from, to },
     format: 'JSONEachRow',
   })
-  return (await result.json<StatRow>()).map((row) => {
+  const checksums = new Map<string, number>()
+  const stats = (await result.json<StatRow>()).map((row): Stat => {
     const imported = row.avg !== null
     const variance = imported ? row.std! * row.std! : row.variance
+    const values = row.values === undefined ? null : [sortedValues(Buffer.from(row.values, 'hex'))]
+    if (imported) {
+      const month = row.start_date.slice(0, 7)
+      checksums.set(month, ((checksums.get(month) ?? 0) ^ row.version) >>> 0)
+    }
     return {
       startDate: row.start_date,
       createdBy: row.created_by,
@@ -87,11 +109,18 @@ export async function selectStats(
       max: row.max,
       mean: row.sum / row.count,
       m2: row.count > 1 && variance !== null ? variance * (row.count - 1) : 0,
-      values: row.values === undefined ? null : [sortedValues(Buffer.from(row.values, 'hex'))],
+      values,
       contributors: row.contributors === undefined ? null : contributorIds(Buffer.from(row.contributors, 'hex')),
-      ...(imported ? { imported: { avg: row.avg!, std: row.std!, quartiles: importedQuartiles(row) } } : {}),
+      ...(imported
+        ? {
+            imported: { avg: row.avg!, std: row.std!, quartiles: importedQuartiles(row) },
+            // Its values, kept by the import, are all its measures' or none (clickhouse/0015).
+            partial: values === null || values[0].length !== row.count,
+          }
+        : {}),
     }
   })
+  return { stats, checksums }
 }
 
 const importedQuartiles = (row: StatRow): [number, number, number] | null =>
@@ -100,32 +129,38 @@ const importedQuartiles = (row: StatRow): [number, number, number] | null =>
     : [row.first_quartile, row.median, row.third_quartile]
 
 /**
- * The number of measures per month (`YYYY-MM`) of a measure in [from, to), imported buckets
- * included: counts only grow, so an unchanged total tells the cache its rows of that month are
- * current (src/aggregates/cache.ts).
+ * Per month (`YYYY-MM`) of a measure in [from, to), the number of measures, imported buckets
+ * included, and the checksum of its imported rows: aggregate states only grow (an insert adds
+ * measures, and a measure's deletion takes them all), imported rows are replaced in place; so an
+ * unchanged pair tells the cache its rows of that month are current (src/aggregates/cache.ts).
  */
-export async function selectMonthCounts(
+export async function selectMonthVersions(
   client: ClickHouseClient,
   measure: string,
   from: string,
   to: string,
-): Promise<Map<string, number>> {
+): Promise<Map<string, MonthVersion>> {
   const result = await client.query({
     query: `
-      SELECT formatDateTime(start_date, '%Y-%m') AS month, sum(count) AS count
+      SELECT formatDateTime(start_date, '%Y-%m') AS month, sum(count) AS count, groupBitXor(version) AS checksum
       FROM
       (
-        SELECT start_date, count FROM aggregates
+        SELECT start_date, count, toUInt32(0) AS version FROM aggregates
         WHERE measure_name = {measure:String} AND start_date >= {from:DateTime('UTC')} AND start_date < {to:DateTime('UTC')}
         UNION ALL
-        SELECT start_date, count FROM imported_aggregates FINAL
+        SELECT start_date, count, ${IMPORTED_VERSION} FROM imported_aggregates FINAL
         WHERE measure_name = {measure:String} AND start_date >= {from:DateTime('UTC')} AND start_date < {to:DateTime('UTC')}
       )
       GROUP BY month`,
     query_params: { measure, from, to },
     format: 'JSONEachRow',
   })
-  return new Map((await result.json<{ month: string; count: number }>()).map((row) => [row.month, row.count]))
+  return new Map(
+    (await result.json<{ month: string } & MonthVersion>()).map(({ month, count, checksum }) => [
+      month,
+      { count, checksum },
+    ]),
+  )
 }
 
 /**

@@ -33,10 +33,12 @@ export type Stat = {
   /**
    * A row imported from the original service, and nothing else: its statistics as the original
    * stored them, answered as they are. Merged with anything (new measures, other rows of a period
-   * or a rollup) it is gone: avg and std are then computed, and quartiles are absent (`partial`).
+   * or a rollup) it is gone: avg and std are then computed, and quartiles from the values, when
+   * the import kept them all (the original still had every raw measure of the bucket), else absent
+   * (`partial`).
    */
   imported?: { avg: number; std: number; quartiles: [number, number, number] | null }
-  /** Some of its measures are known by final statistics only (imported): no quartiles can be computed. */
+  /** Some of its measures are known by final statistics only (an imported row without its values): no quartiles can be computed. */
   partial?: boolean
 }
 
@@ -63,9 +65,31 @@ export function mergeStats(a: Stat, b: Stat): Stat {
     values: a.values && b.values ? [...a.values, ...b.values] : null,
     contributors: a.contributors && b.contributors ? union(a.contributors, b.contributors) : null,
     imported: undefined,
-    partial: a.partial || b.partial || a.imported !== undefined || b.imported !== undefined,
+    partial: a.partial || b.partial,
   }
 }
+
+// Sizes for the read cache's memory bound (src/aggregates/cache.ts), measured on Node 20 (heap and
+// array buffers after a full GC, 100,000 rows built as the cache builds them): a row with its
+// object, strings, boxed numbers, key and map entry ≈ 540 bytes, with room for its memoized
+// quartiles and its place in a merged list; a sorted run (a Float64Array) ≈ 250 beside its values;
+// a set of contributors ≈ 200, then ≈ 50 an id.
+export const ROW_BYTES = 600
+const RUN_BYTES = 250
+export const VALUE_BYTES = 8
+const SET_BYTES = 200
+const CONTRIBUTOR_BYTES = 64
+
+/** The memory a row takes, with its values and contributors (an estimate, from the sizes above). */
+export function statBytes(stat: Stat): number {
+  let bytes = ROW_BYTES
+  for (const run of stat.values ?? []) bytes += RUN_BYTES + run.length * VALUE_BYTES
+  return bytes + contributorBytes(stat)
+}
+
+/** The memory of a row's contributor set. */
+export const contributorBytes = (stat: Stat): number =>
+  stat.contributors ? SET_BYTES + stat.contributors.size * CONTRIBUTOR_BYTES : 0
 
 /** Adds `b` into `a` in place, its values in one run: the cache folds loaded measures into its rows this way. */
 export function foldInto(a: Stat, b: Stat): void {

@@ -5,27 +5,14 @@ import type { RunOperation } from '../ops/operations.ts'
 import type { Store } from '../store/store.ts'
 import { createTokens } from '../tokens/tokens.ts'
 import { createWildcards } from '../wildcards/wildcards.ts'
-import { bucketOf, keyOf, toDefinition, toImportedBucket, toRawMeasure, wildcardGroups, type Key } from './mapping.ts'
+import { bucketOf, keyOf, toDefinition, toImportedBucket, wildcardGroups, type Key } from './mapping.ts'
+import { CHUNK_ROWS, count, inOrder, progress, type ImportOptions, type Pass } from './pass.ts'
 import type { Original, RawScope } from './postgres.ts'
-import { createImportRecords, type ImportRecords } from './records.ts'
+import { importRaw } from './raw.ts'
+import { createImportRecords } from './records.ts'
 
-export type ImportOptions = {
-  /** Read everything and report what would be imported; change nothing. */
-  dryRun: boolean
-  /** Import even for measures of which this store holds data from elsewhere. */
-  force: boolean
-  /** The key new tokens are signed with (auth.signingKey). */
-  signingKey: string
-  print: (line: string) => void
-}
-
-/** Rows per INSERT (and per operation sent to a running server). */
-const CHUNK_ROWS = 10_000
-/** A progress line at most this often on a long step. */
-const PROGRESS_MS = 2_000
 const MAX_DUPLICATE = 255
 
-const count = (n: number) => n.toLocaleString('en-US')
 const plural = (n: number, noun: string) => `${count(n)} ${noun}${n === 1 ? '' : 's'}`
 const sum = (values: Iterable<number>) => [...values].reduce((total, value) => total + value, 0)
 
@@ -140,6 +127,19 @@ export async function importOriginal(
     records: dryRun ? undefined : records,
   })
 
+  // Quartile buckets whose raw measures came whole keep their values, now that they are all in.
+  const valued = names.filter(
+    (name) => byName.get(name)!.withQuartiles && (bucketsToDo.includes(name) || raw.aggregatedOf.has(name)),
+  )
+  const values = { kept: 0, without: 0 }
+  if (!dryRun) {
+    for (const name of valued) {
+      const counts = await run('keepImportedValues', { measure: name })
+      values.kept += counts.kept
+      values.without += counts.without
+    }
+  }
+
   print(dryRun ? 'Dry run, nothing changed. It would import:' : 'Imported:')
   print(
     `  measure_definition  ${plural(names.length, 'definition')}` +
@@ -167,41 +167,10 @@ export async function importOriginal(
       (raw.present ? `; ${count(raw.present)} imported before (skipped)` : '') +
       (raw.skipped ? `; ${count(raw.skipped)} skipped (no value, or a date outside 1970 to 2105)` : ''),
   )
-}
-
-type Pass = ImportOptions & {
-  byName: Map<string, Definition>
-  importedAt: string
-  total: number
-  /** Where progress is recorded; none in a dry run. */
-  records: ImportRecords | undefined
-}
-
-/**
- * Inserts one at a time, in order, while the caller reads on: the next batch is read from
- * PostgreSQL while the last one is written (reading and writing take about as long each).
- */
-function inOrder() {
-  let last: Promise<unknown> = Promise.resolve()
-  return {
-    /** Starts `insert` once the one before is done; an error shows here, or at `done`. */
-    async add(insert: () => Promise<unknown>): Promise<void> {
-      await last
-      last = insert()
-      last.catch(() => undefined) // awaited by the next add, or by done
-    },
-    done: () => last,
-  }
-}
-
-/** Prints `<what>: n of total rows` on a long step, at most every PROGRESS_MS. */
-function progress(print: (line: string) => void, what: string, total: number): (read: number) => void {
-  let last = performance.now()
-  return (read) => {
-    const now = performance.now()
-    if (now - last < PROGRESS_MS) return
-    last = now
-    print(`  ... ${what}: ${count(read)} of ${count(total)} rows read`)
+  if (!dryRun && valued.length > 0) {
+    print(
+      `  quartiles           ${plural(values.kept, 'bucket')} with all ${values.kept === 1 ? 'its' : 'their'} raw measures: exact quartiles as measures come; ${count(values.without)} without (raw measures purged by the original, or not all there)`,
+    )
   }
 }
 
@@ -319,74 +288,4 @@ function describe(key: Key, definition: Definition): string {
   const keys = groupKeys(definition)
   const groups = GROUPS.flatMap((group, index) => (keys[index] === null ? [] : [`${keys[index]}=${key[group]}`]))
   return [`createdBy=${key.createdBy || '(none)'}`, ...groups].join(' ')
-}
-
-type RawResult = { aggregated: number; counted: number; present: number; skipped: number }
-
-/**
- * The raw rows above each measure's mark, by measure and id: those received up to the measure's
- * high-water mark kept out of the aggregates, the others counted; those already in raw_measures
- * (by original id) skipped. The mark then moves to the last row received over an hour before the
- * snapshot (records.ts).
- */
-async function importRaw(
-  original: Original,
-  run: RunOperation,
-  pass: Pass & { scopes: RawScope[]; migrated: boolean },
-): Promise<RawResult> {
-  const result: RawResult = { aggregated: 0, counted: 0, present: 0, skipped: 0 }
-  const marks = new Map(pass.scopes.map((scope) => [scope.name, scope.mark]))
-  const report = progress(pass.print, 'raw_measure', pass.total)
-  let read = 0
-  let measure:
-    | { name: string; definition: Definition; present: Set<number>; mark: number; lines: string[]; ids: number[] }
-    | undefined
-  const inserts = inOrder()
-
-  const flush = async () => {
-    if (!measure || measure.lines.length === 0) return
-    const args = { measure: measure.name, rows: measure.lines.join('\n'), ids: measure.ids }
-    if (pass.records) await inserts.add(() => run('insertImportedRaw', args))
-    measure.lines = []
-    measure.ids = []
-  }
-  const finish = async () => {
-    await flush()
-    await inserts.done()
-    if (measure) pass.records?.rawImported(measure.name, measure.mark)
-  }
-
-  if (pass.scopes.length > 0) {
-    for await (const batch of original.raw(pass.scopes)) {
-      for (const row of batch) {
-        if (row.measure_name !== measure?.name) {
-          await finish()
-          const mark = marks.get(row.measure_name)!
-          const present = pass.migrated ? await run('importedRawIds', { measure: row.measure_name, above: mark }) : []
-          measure = {
-            name: row.measure_name,
-            definition: pass.byName.get(row.measure_name)!,
-            present: new Set(present),
-            mark,
-            lines: [],
-            ids: [],
-          }
-        }
-        if (row.settled) measure.mark = row.id
-        const startDate = bucketOf(row.start_date)
-        if (measure.present.has(row.id)) result.present++
-        else if (startDate === null || row.value === null) result.skipped++
-        else {
-          measure.lines.push(JSON.stringify(toRawMeasure(row, startDate, measure.definition, pass.importedAt)))
-          measure.ids.push(row.id)
-          if (row.aggregated) result.aggregated++
-          else result.counted++
-          if (measure.lines.length >= CHUNK_ROWS) await flush()
-        }
-      }
-      report((read += batch.length))
-    }
-    await finish()
-  }
-  return result
 }

@@ -97,6 +97,7 @@ export const BUCKET_COLUMNS = [
   'first_quartile',
   'median',
   'third_quartile',
+  'raw_purged',
   'imported_at',
 ] as const
 
@@ -129,6 +130,7 @@ export function toImportedBucket(
     number(row.first_quartile),
     number(row.median),
     number(row.third_quartile),
+    row.raw_purged,
     importedAt,
   ]
 }

@@ -42,6 +42,8 @@ export type BucketRow = {
   first_quartile: string | null
   median: string | null
   third_quartile: string | null
+  /** Raw measures of the bucket were purged (its last_raw_measures_purged is set): its quartiles cannot be recomputed. */
+  raw_purged: boolean
 }
 
 /** A row of the original's raw_measure table. */
@@ -193,7 +195,7 @@ export async function openOriginal(url: string): Promise<Original> {
     buckets: (names) =>
       batches<BucketRow>(
         `SELECT id, measure_name, start_date, created_by, group1, group2, group3, count, count_not_zero, sum, min, max, avg, std,
-                first_quartile, median, third_quartile
+                first_quartile, median, third_quartile, last_raw_measures_purged IS NOT NULL AS raw_purged
          FROM aggregation WHERE measure_name = ANY(${texts(names)}) ORDER BY measure_name, start_date, id`,
       ),
     raw: (scopes) =>

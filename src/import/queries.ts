@@ -91,6 +91,52 @@ export async function insertImportedRaw(client: ClickHouseClient, rows: string, 
   )
 }
 
+/**
+ * Keeps, with each imported bucket of `measure` whose raw measures are all in raw_measures (those
+ * the original had counted in it, imported with in_imported_aggregates), the quartile state of
+ * their values (clickhouse/0015): the bucket's row is written again with it, replacing the one
+ * without (ReplacingMergeTree). All of them: as many as the bucket counts, none of a bucket whose
+ * raw measures the original purged (some may have been, and others refused since), none of a key
+ * the original kept several rows for (its defect: which row counted which measure is unknown).
+ * Buckets that already have them are left as they are. Returns how many buckets of the measure
+ * have their values, and how many do not.
+ */
+export async function keepImportedValues(
+  client: ClickHouseClient,
+  measure: string,
+): Promise<{ kept: number; without: number }> {
+  const key = (table: string) =>
+    ['start_date', 'created_by', 'group1', 'group2', 'group3'].map((column) => `${table}.${column}`).join(', ')
+  const columns = BUCKET_COLUMNS.filter((column) => column !== 'imported_at')
+  // GLOBAL: on a cluster both sides read Distributed tables; the right one is computed once, here.
+  await client.command({
+    query: `
+      INSERT INTO imported_aggregates (${columns.join(', ')}, quartiles_state, imported_at)
+      SELECT ${columns.map((column) => `i.${column}`).join(', ')}, r.state, now64(3)
+      FROM (SELECT * FROM imported_aggregates FINAL WHERE measure_name = {measure:String}) AS i
+      GLOBAL INNER JOIN
+      (
+        SELECT start_date, created_by, group1, group2, group3, countIf(with_quartiles) AS n,
+          quantilesExactInclusiveStateIf(0.25, 0.5, 0.75)(value, with_quartiles) AS state
+        FROM raw_measures
+        WHERE measure_name = {measure:String} AND in_imported_aggregates
+        GROUP BY start_date, created_by, group1, group2, group3
+      ) AS r ON (${key('i')}) = (${key('r')})
+      WHERE i.duplicate = 0 AND NOT i.raw_purged AND r.n = i.count AND hex(i.quartiles_state) = '00'
+        AND (${key('i')}) GLOBAL NOT IN
+          (SELECT start_date, created_by, group1, group2, group3 FROM imported_aggregates FINAL
+           WHERE measure_name = {measure:String} AND duplicate > 0)`,
+    query_params: { measure },
+  })
+  const [counts] = await rows<{ kept: number; without: number }>(
+    client,
+    `SELECT countIf(hex(quartiles_state) != '00') AS kept, countIf(hex(quartiles_state) = '00') AS without
+     FROM imported_aggregates FINAL WHERE measure_name = {measure:String}`,
+    { measure },
+  )
+  return { kept: Number(counts.kept), without: Number(counts.without) }
+}
+
 async function insert(client: ClickHouseClient, query: string, body: string): Promise<void> {
   const { stream } = await client.exec({ query, values: Readable.from([body]) })
   // The answer is empty; reading it to its end frees the connection.

@@ -286,51 +286,57 @@ export class Loader {
 
   /**
    * Attempts a load until it succeeds (undefined), fails for good (the last error), or the loader
-   * stops. Once an attempt's outcome is unknown (its answer lost: it may have committed), the
-   * cache's lock is held across the retries that follow, until one succeeds: a read of ClickHouse
-   * meanwhile could see the segment while its rows are still pending, and count them twice.
+   * stops. Each attempt holds the cache's lock (reads of ClickHouse wait). Once an attempt's
+   * outcome is unknown (its answer lost: it may have committed), the lock stays held across the
+   * retries that follow, until one succeeds: a read of ClickHouse meanwhile could see the segment
+   * while its rows are still pending, and count them twice.
    */
   async #attempts(
     segment: Segment,
     token: string,
-    { maxAttempts, deadline = Number.POSITIVE_INFINITY, locked = false, attempts = 0 }: AttemptOptions,
+    { maxAttempts, deadline = Number.POSITIVE_INFINITY }: { maxAttempts: number; deadline?: number },
   ): Promise<{ err: unknown; attempts: number } | 'stopped' | undefined> {
-    const { cache, metrics, logger } = this.#options
-    for (let delay = RETRY_MS.first; ; delay = Math.min(delay * 2, RETRY_MS.max)) {
-      attempts++
-      try {
-        this.#busySince = Date.now()
-        await (locked
-          ? this.#insertAndFold(segment, token)
-          : cache.exclusive(() => this.#insertAndFold(segment, token)))
-        this.#failure = undefined
-        return undefined
-      } catch (err) {
-        const kind = classify(err)
-        metrics.failures.inc({ class: kind })
-        this.#failure = {
-          message: firstLine(err),
-          since: this.#failure?.since ?? Date.now(),
-          transient: kind === 'transient',
-        }
-        logger.error(
-          { err, segment: segment.name, class: kind, attempts },
-          'loading a journal segment into ClickHouse failed',
-        )
-        if (kind === 'permanent' || (kind === 'unknown' && attempts >= maxAttempts)) {
+    const { metrics, logger } = this.#options
+    let held: (() => void) | undefined
+    try {
+      for (let attempts = 1, delay = RETRY_MS.first; ; attempts++, delay = Math.min(delay * 2, RETRY_MS.max)) {
+        const release = held ?? (await this.#lease())
+        try {
+          this.#busySince = Date.now()
+          await this.#insertAndFold(segment, token)
           this.#failure = undefined
-          return { err, attempts }
-        }
-        if (this.#stopping || Date.now() + delay > deadline) return 'stopped'
-        if (!locked && outcomeUnknown(err)) {
-          const options = { maxAttempts, deadline, locked: true, attempts }
-          return cache.exclusive(() => this.#sleep(delay).then(() => this.#attempts(segment, token, options)))
+          return undefined
+        } catch (err) {
+          const kind = classify(err)
+          metrics.failures.inc({ class: kind })
+          const since = this.#failure?.since ?? Date.now()
+          this.#failure = { message: firstLine(err), since, transient: kind === 'transient' }
+          logger.error(
+            { err, segment: segment.name, class: kind, attempts },
+            'loading a journal segment into ClickHouse failed',
+          )
+          if (kind === 'permanent' || (kind === 'unknown' && attempts >= maxAttempts)) {
+            this.#failure = undefined
+            return { err, attempts }
+          }
+          if (this.#stopping || Date.now() + delay > deadline) return 'stopped'
+          if (outcomeUnknown(err)) held = release
+        } finally {
+          this.#busySince = undefined
+          if (release !== held) release()
         }
         await this.#sleep(delay)
-      } finally {
-        this.#busySince = undefined
       }
+    } finally {
+      held?.()
     }
+  }
+
+  /** The cache's lock, held until the returned function is called. */
+  #lease(): Promise<() => void> {
+    return new Promise((leased) => {
+      this.#options.cache.exclusive(() => new Promise<void>((release) => leased(release)))
+    })
   }
 
   async #insertAndFold(segment: Segment, token: string): Promise<void> {
@@ -476,8 +482,6 @@ export class Loader {
     })
   }
 }
-
-type AttemptOptions = { maxAttempts: number; deadline?: number; locked?: boolean; attempts?: number }
 
 export class UnknownEntry extends UsageError {
   constructor(id: string) {

@@ -7,7 +7,7 @@ type MetricSources = {
   backlog(): number
   /** The most the backlog may hold before writes get 503 (ingest.maxQueuedRows). */
   backlogLimit: number
-  /** The read cache's estimate of its memory (bounded by aggregate.cacheMb). */
+  /** The read cache's accounted memory (bounded by aggregate.cacheMb). */
   cacheBytes(): number
 }
 
@@ -121,7 +121,7 @@ export function createMetrics({ backlog, backlogLimit, cacheBytes }: MetricSourc
       ),
       cacheBytes: new Gauge({
         name: 'dacc_aggregate_cache_bytes',
-        help: 'Memory the cached bucket statistics take, as estimated against aggregate.cacheMb',
+        help: 'Memory the read cache takes (bucket statistics, quartile values, contributor ids, measures not yet loaded), as accounted against aggregate.cacheMb',
         registers,
         collect() {
           this.set(cacheBytes())

@@ -4,7 +4,13 @@ import type { JournalOperations } from '../measures/ingest.ts'
 import { migrate } from '../clickhouse/migrate.ts'
 import { mirrorDefinitions, type MirrorSource } from '../definitions/mirror.ts'
 import { completeRawChunks, insertRawChunk } from '../import/chunks.ts'
-import { clearImportedBuckets, importedRawIds, importTargetState, insertImportedBuckets } from '../import/queries.ts'
+import {
+  clearImportedBuckets,
+  importedRawIds,
+  importTargetState,
+  insertImportedBuckets,
+  keepImportedValues,
+} from '../import/queries.ts'
 import { deleteMeasureData, purgeRawMeasures, rawCounts } from '../purge/queries.ts'
 import { exportPublic, type ExportOptions } from '../sql/export.ts'
 import { exportData } from '../transfer/transfer.ts'
@@ -52,6 +58,8 @@ export const OPERATIONS = {
     insertImportedBuckets(client, rows),
   insertImportedRaw: (context: OperationContext, { rows, ids }: { measure: string; rows: string; ids: number[] }) =>
     insertRawChunk(context, context.journalDir, rows, ids),
+  keepImportedValues: ({ client }: OperationContext, { measure }: { measure: string }) =>
+    keepImportedValues(client, measure),
   /** The chunks of an import killed mid-insert, completed (a running server did so at its start). */
   completeImportedRaw: (context: OperationContext) => completeRawChunks(context, context.journalDir, context.cluster),
 }
@@ -62,6 +70,7 @@ export const CHANGED_MEASURE: Partial<Record<OperationName, (args: unknown) => s
   clearImportedBuckets: (args) => (args as { measure: string }).measure,
   insertImportedBuckets: (args) => (args as { measure: string }).measure,
   insertImportedRaw: (args) => (args as { measure: string }).measure,
+  keepImportedValues: (args) => (args as { measure: string }).measure,
 }
 
 type Operations = typeof OPERATIONS

@@ -315,32 +315,33 @@ test('period day/week/month/year: statistics over the union of the stored bucket
   ])
 })
 
-test('std is 0 for a single value; decimals round half away from zero; exact quartiles interpolate', async (context) => {
+test('std is 0 for a single value; decimals round half away from zero, quartiles as the original stored them; exact quartiles interpolate', async (context) => {
   context.server.define({ name: 'agg-single', aggregationThreshold: 1, accessApp: true, withQuartiles: true })
   await measure(context, 'agg-single', [
     ['2022-01-01', 1.125],
     ['2022-01-02', -1.125],
     ...[1, 2, 3, 4].map((value): [string, number] => ['2022-01-03', value]),
   ])
-  const single = (startDate: string, value: number) => ({
+  // Quartiles: percentile_cont's float as '%.2f' (src/aggregates/format.ts), ties to even.
+  const single = (startDate: string, value: number, quartile: number) => ({
     avg: value,
     count: 1,
     countNotZero: 1,
-    firstQuartile: value,
+    firstQuartile: quartile,
     max: value,
     measureName: 'agg-single',
-    median: value,
+    median: quartile,
     min: value,
     startDate,
     std: 0,
     sum: value,
-    thirdQuartile: value,
+    thirdQuartile: quartile,
   })
   assert.equal(
     await aggregate(context, { measureName: 'agg-single', startDate: '2022-01-01', endDate: '2022-01-04' }),
     [
-      single('2022-01-01T00:00:00', 1.13),
-      single('2022-01-02T00:00:00', -1.13),
+      single('2022-01-01T00:00:00', 1.13, 1.12),
+      single('2022-01-02T00:00:00', -1.13, -1.12),
       {
         avg: 2.5,
         count: 4,

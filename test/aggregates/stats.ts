@@ -1,4 +1,4 @@
-import { round2 } from '../../src/aggregates/format.ts'
+import { round2, roundQuartile } from '../../src/aggregates/format.ts'
 
 export type Statistics = {
   count: number
@@ -49,6 +49,7 @@ export function expectedFields(values: number[], withQuartiles: boolean): Record
   return Object.fromEntries([
     ['count', count],
     ['countNotZero', countNotZero],
-    ...Object.entries({ ...decimals, ...quartiles }).map(([key, value]) => [key, round2(value)!]),
+    ...Object.entries(decimals).map(([key, value]) => [key, round2(value)!]),
+    ...Object.entries(quartiles).map(([key, value]) => [key, roundQuartile(value)!]),
   ])
 }

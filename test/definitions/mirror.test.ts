@@ -127,9 +127,15 @@ test('buckets imported from the original are in the view as /aggregate answers t
                    ('${name}', '2022-01-01 00:00:00', 'app', 'tablet', '', '', 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, now64(3)),
                    ('${name}', '2022-01-02 00:00:00', 'app', 'phone', '', '', 0, 3, 3, 6, 1, 3, 2, 1, 1.5, 2, 2.5, now64(3))`,
   })
-  // New measures: into an imported bucket (merged), and into a bucket of their own (states alone).
+  // {1, 2, 3} again, its values kept by the import (clickhouse/0015): merged, it keeps quartiles.
+  await server.deps.clickhouse.client.command({
+    query: `INSERT INTO imported_aggregates (measure_name, start_date, created_by, group1, group2, group3, duplicate, count, count_not_zero, sum, min, max, avg, std, first_quartile, median, third_quartile, quartiles_state, imported_at)
+            SELECT '${name}', '2022-01-04 00:00:00', 'app', 'phone', '', '', 0, 3, 3, 6, 1, 3, 2, 1, 1.5, 2, 2.5,
+                   quantilesExactInclusiveStateIf(0.25, 0.5, 0.75)(toFloat64(arrayJoin([1, 2, 3])), true), now64(3)`,
+  })
+  // New measures: into imported buckets (merged), and into a bucket of their own (states alone).
   const measures = [5, 7, 0].flatMap((value) =>
-    ['2022-01-02', '2022-01-03'].map((startDate) => ({
+    ['2022-01-02', '2022-01-03', '2022-01-04'].map((startDate) => ({
       measureName: name,
       value,
       startDate,
@@ -139,8 +145,13 @@ test('buckets imported from the original are in the view as /aggregate answers t
   )
   assert.is((await server.post('/measures', measures, token)).status, 201)
   const sorted = (rows: unknown[]) => rows.map((row) => JSON.stringify(row)).sort()
-  const api = (await fromApi(context, name)) as unknown[]
-  assert.is(api.length, 4)
+  const api = (await fromApi(context, name)) as Record<string, unknown>[]
+  assert.is(api.length, 5)
+  assert.equal(
+    api.map((row) => row.median),
+    [2.5, 5, undefined, 5, 2.5],
+    'quartiles of a merged bucket only where its values were kept',
+  )
   assert.equal(sorted(await fromView(server, name)), sorted(api))
   server.deps.definitions.delete(name)
   await mirror(server)
