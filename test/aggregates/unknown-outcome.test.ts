@@ -100,11 +100,7 @@ for (const maxStalenessMs of [0, 50]) {
       if (wrong) throw wrong
       assert.equal(await ask(), wanted, 'once loaded')
       const failures = server.output().match(/loading a journal segment into ClickHouse failed/g) ?? []
-      assert.is(
-        failures.length,
-        FAILED_ATTEMPTS,
-        'the fault fired (DACC_TEST_LOAD_FAULT=lost-answer:N)',
-      )
+      assert.is(failures.length, FAILED_ATTEMPTS, 'the fault fired (DACC_TEST_LOAD_FAULT=lost-answer:N)')
       // Each reader asked right after the 201, while the first attempts failed: its answer waited, or was right.
       assert.ok(answers >= 3, `${answers} answers while the load was retried`)
     } finally {

@@ -31,7 +31,12 @@ function inject(pid: number, spec: string) {
     },
   )
   const exited = new Promise((resolve) => strace.on('exit', resolve))
-  return { stop: () => (strace.kill('SIGINT'), exited) }
+  return {
+    stop: () => {
+      strace.kill('SIGINT')
+      return exited
+    },
+  }
 }
 
 const until = async (check: () => Promise<boolean>, what: string, ms = 15_000) => {
