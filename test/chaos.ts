@@ -1,12 +1,19 @@
 // The crash loop: `dacc serve` under concurrent producers, SIGKILLed at random instants, round
-// after round. Keyed producers retry every request that got no 201 (same Idempotency-Key) until
-// it does; an unkeyed producer sends batches and never retries. Checked: after every restart,
-// acknowledged <= counted by /aggregate <= sent; at the end, every key counted exactly once, in
-// raw_measures and in aggregates, and raw and aggregates agree for the unkeyed measure.
+// after round. Keyed producers send single measures and batches of several pages (each its own
+// Idempotency-Key) and retry every request that got no 201 (same key) until it does; an unkeyed
+// producer sends batches and never retries. After some kills the journal's last segment gets a
+// torn append (rows without their frame's end, as a kill mid-write leaves them), and with
+// `afterKill` the caller can cut power too (the LazyFS suite: test/measures/powercut.test.ts).
+// Checked: after every restart, acknowledged <= counted by /aggregate <= sent; at the end, every
+// key counted exactly once, in raw_measures and in aggregates, no row of a torn append anywhere,
+// and raw and aggregates agree for the unkeyed measure.
 // `npm run chaos [-- --rounds N --seconds S]` runs it long; test/measures/chaos.test.ts briefly.
+import fs from 'node:fs'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openClickHouse } from '../src/clickhouse/client.ts'
 import { loadConfig } from '../src/config.ts'
+import { journalLine, receivedAtOf } from '../src/measures/rows.ts'
 import { freePort } from './helpers/ports.ts'
 import { postStatus, preparedDataDir, serveProcess, type ServeProcess } from './helpers/server.ts'
 import { prng } from './helpers/random.ts'
@@ -16,12 +23,20 @@ export type ChaosOptions = {
   seconds: number
   producers: number
   seed: number
+  /** The data directory to run in (prepared with `preparedDataDir(chaosDefinitions, dir)`); a new one by default. */
+  prepared?: { dataDir: string; token: string }
+  /** Run after each kill, before the restart: a power cut, say. */
+  afterKill?: (round: number) => Promise<void>
+  /** Environment of every server started. */
+  env?: Record<string, string>
   log?: (line: string) => void
 }
 export type ChaosResult = {
   keys: number
+  keyedMeasures: number
   retries: number
   kills: number
+  torn: number
   unkeyed: { acknowledged: number; counted: number; sent: number }
   failures: string[]
 }
@@ -29,28 +44,41 @@ export type ChaosResult = {
 const KEYED = 'chaos-keyed'
 const UNKEYED = 'chaos-unkeyed'
 const BATCH = 50
+/** Measures of a keyed batch: its rows span several 4 KiB pages of the journal. */
+const KEYED_BATCH = 120
 const DATE = '2022-01-01'
+/** The key (as the journal stores it) of the rows of torn appends: never acknowledged, never to count. */
+const TORN_KEY = 'torn-append'
+
+export const chaosDefinitions = [
+  { name: KEYED, aggregationThreshold: 1, accessApp: true },
+  { name: UNKEYED, aggregationThreshold: 1, accessApp: true },
+]
 
 export async function runChaos({
   rounds,
   seconds,
   producers,
   seed,
+  prepared,
+  afterKill,
+  env = {},
   log = () => {},
 }: ChaosOptions): Promise<ChaosResult> {
   const random = prng(seed)
-  const { dataDir, token } = await preparedDataDir([
-    { name: KEYED, aggregationThreshold: 1, accessApp: true },
-    { name: UNKEYED, aggregationThreshold: 1, accessApp: true },
-  ])
+  const { dataDir, token } = prepared ?? (await preparedDataDir(chaosDefinitions))
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const failures: string[] = []
+  /** Every key sent, with the number of measures of its request. */
+  const sizes = new Map<string, number>()
   const acknowledged = new Set<string>()
   const unanswered = new Set<string>()
   let nextKey = 0
   let retries = 0
+  let torn = 0
   const unkeyed = { acknowledged: 0, sent: 0 }
+  const sum = (keys: Iterable<string>) => [...keys].reduce((total, key) => total + sizes.get(key)!, 0)
 
   const post = (route: string, body: unknown, key?: string) => postStatus(url + route, token, body, key, 3000)
   const counted = async (measureName: string) => {
@@ -61,10 +89,10 @@ export async function runChaos({
   }
   /** acknowledged <= counted <= sent, each read in that order, so that producers may go on meanwhile. */
   const check = async (when: string) => {
-    const keyedBefore = acknowledged.size
+    const keyedBefore = sum(acknowledged)
     const unkeyedBefore = unkeyed.acknowledged
     const [keyedCount, unkeyedCount] = [await counted(KEYED), await counted(UNKEYED)]
-    const keyedSent = nextKey
+    const keyedSent = sum(sizes.keys())
     if (!(keyedBefore <= keyedCount && keyedCount <= keyedSent))
       failures.push(`${when}: keyed ${keyedBefore} acknowledged, ${keyedCount} counted, ${keyedSent} sent`)
     if (!(unkeyedBefore <= unkeyedCount && unkeyedCount <= unkeyed.sent))
@@ -72,6 +100,17 @@ export async function runChaos({
     return unkeyedCount
   }
 
+  /** A keyed request: a single measure, or (one in three) a batch of several pages. */
+  const send = (key: string) => {
+    const size = sizes.get(key)!
+    return size === 1
+      ? post('/measure', { measureName: KEYED, value: 1, startDate: DATE }, key)
+      : post(
+          '/measures',
+          Array.from({ length: size }, () => ({ measureName: KEYED, value: 1, startDate: DATE })),
+          key,
+        )
+  }
   let producing = false
   const keyedProducer = async () => {
     while (producing) {
@@ -80,8 +119,8 @@ export async function runChaos({
       if (retry) {
         unanswered.delete(key)
         retries++
-      }
-      const status = await post('/measure', { measureName: KEYED, value: 1, startDate: DATE }, key)
+      } else sizes.set(key, random() < 1 / 3 ? KEYED_BATCH : 1)
+      const status = await send(key)
       if (status === 201) acknowledged.add(key)
       else {
         unanswered.add(key)
@@ -102,7 +141,7 @@ export async function runChaos({
   }
 
   const start = async (): Promise<ServeProcess> => {
-    const server = serveProcess(dataDir, { DACC_PORT: String(port) })
+    const server = serveProcess(dataDir, { DACC_PORT: String(port), ...env })
     await server.url
     return server
   }
@@ -118,23 +157,25 @@ export async function runChaos({
     kills++
     producing = false
     await Promise.all(running)
+    if (random() < 0.5 && tearAppend(path.join(dataDir, 'journal'), random)) torn++
+    await afterKill?.(round)
     log(
-      `round ${round}: ${acknowledged.size} keys acknowledged, ${unanswered.size} unanswered, ${unkeyed.acknowledged} unkeyed acknowledged`,
+      `round ${round}: ${acknowledged.size} keys acknowledged, ${unanswered.size} unanswered, ${unkeyed.acknowledged} unkeyed acknowledged, ${torn} torn appends`,
     )
   }
 
   // Every unanswered request retried until acknowledged, then the counts, exactly.
   const server = await start()
   for (const key of unanswered) {
-    for (let status = 0; status !== 201; )
-      status = await post('/measure', { measureName: KEYED, value: 1, startDate: DATE }, key)
+    for (let status = 0; status !== 201; ) status = await send(key)
     acknowledged.add(key)
     retries++
   }
+  const keyedMeasures = sum(sizes.keys())
   const keyedCount = await counted(KEYED)
-  if (keyedCount !== nextKey || acknowledged.size !== nextKey)
+  if (keyedCount !== keyedMeasures || acknowledged.size !== nextKey)
     failures.push(
-      `end: ${nextKey} keys sent and acknowledged (${acknowledged.size}), ${keyedCount} counted by /aggregate`,
+      `end: ${nextKey} keys sent and acknowledged (${acknowledged.size}), ${keyedMeasures} measures, ${keyedCount} counted by /aggregate`,
     )
   const unkeyedCount = await check('end')
   server.child.kill('SIGTERM')
@@ -145,11 +186,13 @@ export async function runChaos({
     const rows = async (query: string) =>
       (await clickhouse.client.query({ query, format: 'JSONEachRow' })).json<Record<string, number>>()
     const [keyed] = await rows(
-      `SELECT count() AS raw, uniqExact(idempotency_key) AS keys, (SELECT sum(count) FROM aggregates WHERE measure_name = '${KEYED}') AS aggregated FROM raw_measures WHERE measure_name = '${KEYED}'`,
+      `SELECT count() AS raw, uniqExact(idempotency_key) AS keys, countIf(idempotency_key = '${TORN_KEY}') AS torn,
+              (SELECT sum(count) FROM aggregates WHERE measure_name = '${KEYED}') AS aggregated
+       FROM raw_measures WHERE measure_name = '${KEYED}'`,
     )
-    if (keyed.raw !== nextKey || keyed.keys !== nextKey || keyed.aggregated !== nextKey)
+    if (keyed.raw !== keyedMeasures || keyed.keys !== nextKey || keyed.aggregated !== keyedMeasures || keyed.torn > 0)
       failures.push(
-        `end: ${nextKey} keys, raw_measures ${keyed.raw} rows of ${keyed.keys} keys, aggregates ${keyed.aggregated}`,
+        `end: ${nextKey} keys of ${keyedMeasures} measures; raw_measures ${keyed.raw} rows of ${keyed.keys} keys (${keyed.torn} of torn appends), aggregates ${keyed.aggregated}`,
       )
     const [plain] = await rows(
       `SELECT count() AS raw, (SELECT sum(count) FROM aggregates WHERE measure_name = '${UNKEYED}') AS aggregated FROM raw_measures WHERE measure_name = '${UNKEYED}'`,
@@ -161,11 +204,45 @@ export async function runChaos({
   }
   return {
     keys: nextKey,
+    keyedMeasures,
     retries,
     kills,
+    torn,
     unkeyed: { acknowledged: unkeyed.acknowledged, counted: unkeyedCount, sent: unkeyed.sent },
     failures,
   }
+}
+
+/**
+ * Appends to the newest journal segment what a kill in the middle of an append leaves: rows of a
+ * request, cut at a random byte, without the end of their frame. They were never acknowledged.
+ */
+function tearAppend(journal: string, random: () => number): boolean {
+  const newest = fs
+    .readdirSync(journal)
+    .filter((file) => file.endsWith('.tsv'))
+    .sort()
+    .at(-1)
+  if (!newest) return false
+  const rows = Array.from({ length: 40 }, () =>
+    journalLine(
+      {
+        measureName: KEYED,
+        startDate: `${DATE} 00:00:00`,
+        createdBy: '',
+        group1: '',
+        group2: '',
+        group3: '',
+        value: 1,
+        withQuartiles: false,
+        contributor: '',
+      },
+      receivedAtOf(Date.now()),
+      TORN_KEY,
+    ),
+  ).join('')
+  fs.appendFileSync(path.join(journal, newest), rows.slice(0, 1 + Math.floor(random() * (rows.length - 1))))
+  return true
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

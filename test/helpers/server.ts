@@ -111,8 +111,10 @@ export async function settled(server: RunningServer): Promise<void> {
  * A data directory with definitions and a token made beforehand (SQLite only), for tests that run
  * `dacc serve` in a child process.
  */
-export async function preparedDataDir(definitions: Partial<Definition>[]): Promise<{ dataDir: string; token: string }> {
-  const dataDir = tempDir()
+export async function preparedDataDir(
+  definitions: Partial<Definition>[],
+  dataDir = tempDir(),
+): Promise<{ dataDir: string; token: string }> {
   const store = openStore(dataDir)
   try {
     const file = path.join(tempDir(), 'definitions.json')
