@@ -141,7 +141,14 @@ async function openEmbedded(dir: string, database: string): Promise<ClickHouse> 
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
     await client.command({ query: `USE ${database}` })
     const version = await readVersion(client)
-    return { client, mode: 'embedded', version, chdb: chdb.chdb, close: () => client.close().finally(unlock) }
+    // Closed once nothing native is outstanding (a query whose caller gave up, the read cache's
+    // background check, still runs on a libuv thread): the engine's exit handlers deadlock on one
+    // (seen: a `dacc serve` hanging in exit() after its stop).
+    const close = async () => {
+      await client.close()
+      await (await import('chdb')).drainPending()
+    }
+    return { client, mode: 'embedded', version, chdb: chdb.chdb, close: () => close().finally(unlock) }
   } catch (err) {
     unlock()
     if ((err as { code?: string }).code === 'CHDB_CONNECTION') throw inUse(dir)
