@@ -205,3 +205,14 @@ export function serveProcess(dataDir: string, env: Record<string, string> = {}):
   url.catch(() => undefined) // a test of a failing start does not wait for the URL
   return { child, url, exited, output: () => output }
 }
+
+/** The rows of a query on a data directory's embedded ClickHouse, opened here once its server has stopped. */
+export async function queryStopped<T = Record<string, unknown>>(dataDir: string, query: string): Promise<T[]> {
+  const { openClickHouse } = await import('../../src/clickhouse/client.ts')
+  const clickhouse = await openClickHouse(loadConfig({ env: {}, overrides: { dataDir } }))
+  try {
+    return await (await clickhouse.client.query({ query, format: 'JSONEachRow' })).json<T>()
+  } finally {
+    await clickhouse.close()
+  }
+}

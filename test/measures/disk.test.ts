@@ -3,9 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { openClickHouse } from '../../src/clickhouse/client.ts'
-import { loadConfig } from '../../src/config.ts'
-import { postStatus, preparedDataDir, serveProcess, tempDir } from '../helpers/server.ts'
+import { postStatus, preparedDataDir, queryStopped, serveProcess, tempDir } from '../helpers/server.ts'
 
 // Disk faults under the journal, for real: fdatasync failing with EIO (injected by strace into the
 // running server, journal and embedded engine alike), fdatasync stuck, and a journal disk that
@@ -55,17 +53,12 @@ async function stored(dataDir: string, journalDir?: string): Promise<unknown> {
   await server.url
   server.child.kill('SIGTERM')
   assert.is(await server.exited, 0)
-  const clickhouse = await openClickHouse(loadConfig({ env: {}, overrides: { dataDir } }))
-  try {
-    const result = await clickhouse.client.query({
-      query: `SELECT groupArray((value, n)) AS raw, (SELECT sum(count) FROM aggregates) AS aggregated
-              FROM (SELECT value, count() AS n FROM raw_measures GROUP BY value ORDER BY value)`,
-      format: 'JSONEachRow',
-    })
-    return (await result.json())[0]
-  } finally {
-    await clickhouse.close()
-  }
+  const [result] = await queryStopped(
+    dataDir,
+    `SELECT groupArray((value, n)) AS raw, (SELECT sum(count) FROM aggregates) AS aggregated
+     FROM (SELECT value, count() AS n FROM raw_measures GROUP BY value ORDER BY value)`,
+  )
+  return result
 }
 
 test('fdatasync fails with EIO: 503 and nothing stored, writes resume once it succeeds again', async () => {

@@ -2,9 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { openClickHouse } from '../../src/clickhouse/client.ts'
-import { loadConfig } from '../../src/config.ts'
-import { postStatus, preparedDataDir, runCli, serveProcess } from '../helpers/server.ts'
+import { postStatus, preparedDataDir, queryStopped, runCli, serveProcess } from '../helpers/server.ts'
 
 // Retiring an instance without losing its journal: `dacc drain` while producers write. Every
 // measure acknowledged is in ClickHouse once the server has stopped by itself, the journal is
@@ -48,16 +46,14 @@ test('drained while producers write: nothing acknowledged is lost, the journal i
     [],
     'the journal is empty',
   )
-  const clickhouse = await openClickHouse(loadConfig({ env: {}, overrides: { dataDir } }))
-  try {
-    const result = await clickhouse.client.query({
-      query: `SELECT (SELECT count() FROM raw_measures) AS raw, (SELECT sum(count) FROM aggregates) AS aggregated`,
-      format: 'JSONEachRow',
-    })
-    assert.equal(await result.json(), [{ raw: acknowledged, aggregated: acknowledged }], 'every 201, once')
-  } finally {
-    await clickhouse.close()
-  }
+  assert.equal(
+    await queryStopped(
+      dataDir,
+      'SELECT (SELECT count() FROM raw_measures) AS raw, (SELECT sum(count) FROM aggregates) AS aggregated',
+    ),
+    [{ raw: acknowledged, aggregated: acknowledged }],
+    'every 201, once',
+  )
 })
 
 test('without a running server, dacc drain says so in one line', async () => {

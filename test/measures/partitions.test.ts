@@ -1,8 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { openClickHouse } from '../../src/clickhouse/client.ts'
-import { loadConfig } from '../../src/config.ts'
-import { postStatus, preparedDataDir, serveProcess, startTestServer } from '../helpers/server.ts'
+import { postStatus, preparedDataDir, queryStopped, serveProcess, startTestServer } from '../helpers/server.ts'
 
 // Whatever POST /measures accepts loads: one request whose dates fall in 102 years (aggregates are
 // partitioned by year; ClickHouse refuses over 100 partitions in one insert block by default),
@@ -89,28 +87,26 @@ test('killed with such a request in its journal: restarts in seconds, loads it, 
   second.child.kill('SIGTERM')
   assert.is(await second.exited, 0)
 
-  const clickhouse = await openClickHouse(loadConfig({ env: {}, overrides: { dataDir } }))
-  try {
-    const rows = async (query: string) => (await clickhouse.client.query({ query, format: 'JSONEachRow' })).json()
-    assert.equal(
-      await rows(
-        "SELECT measure_name AS name, count() AS raw, min(load_token LIKE 'dacc-journal-%') AS tokened FROM raw_measures GROUP BY name ORDER BY name",
-      ),
-      [
-        { name: OTHER, raw: 40, tokened: 1 },
-        { name: YEARS, raw: 102, tokened: 1 },
-      ],
-    )
-    assert.equal(
-      await rows('SELECT measure_name AS name, sum(count) AS aggregated FROM aggregates GROUP BY name ORDER BY name'),
-      [
-        { name: OTHER, aggregated: 40 },
-        { name: YEARS, aggregated: 102 },
-      ],
-    )
-  } finally {
-    await clickhouse.close()
-  }
+  assert.equal(
+    await queryStopped(
+      dataDir,
+      "SELECT measure_name AS name, count() AS raw, min(load_token LIKE 'dacc-journal-%') AS tokened FROM raw_measures GROUP BY name ORDER BY name",
+    ),
+    [
+      { name: OTHER, raw: 40, tokened: 1 },
+      { name: YEARS, raw: 102, tokened: 1 },
+    ],
+  )
+  assert.equal(
+    await queryStopped(
+      dataDir,
+      'SELECT measure_name AS name, sum(count) AS aggregated FROM aggregates GROUP BY name ORDER BY name',
+    ),
+    [
+      { name: OTHER, aggregated: 40 },
+      { name: YEARS, aggregated: 102 },
+    ],
+  )
 })
 
 test.run()

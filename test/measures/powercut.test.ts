@@ -2,11 +2,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { openClickHouse } from '../../src/clickhouse/client.ts'
-import { loadConfig } from '../../src/config.ts'
 import { chaosDefinitions, runChaos } from '../chaos.ts'
 import { lazyFsAvailable, mountLazyFs, type LazyFs } from '../helpers/lazyfs.ts'
-import { postStatus, preparedDataDir, serveProcess } from '../helpers/server.ts'
+import { postStatus, preparedDataDir, queryStopped, serveProcess } from '../helpers/server.ts'
 
 // Power cuts, with the whole data directory (journal, idempotency index, embedded ClickHouse,
 // SQLite store) on LazyFS, which loses every write not fsynced when told to. Under concurrent keyed
@@ -68,16 +66,13 @@ test('a power cut after a load, before its segment left the journal: the replay 
   assert.is(await postStatus(`${again}/measures`, token, batch, 'the-batch'), 201, 'the retry')
   server.child.kill('SIGTERM')
   assert.is(await server.exited, 0)
-  const clickhouse = await openClickHouse(loadConfig({ env: {}, overrides: { dataDir } }))
-  try {
-    const result = await clickhouse.client.query({
-      query: 'SELECT (SELECT count() FROM raw_measures) AS raw, (SELECT sum(count) FROM aggregates) AS aggregated',
-      format: 'JSONEachRow',
-    })
-    assert.equal(await result.json(), [{ raw: 500, aggregated: 500 }])
-  } finally {
-    await clickhouse.close()
-  }
+  assert.equal(
+    await queryStopped(
+      dataDir,
+      'SELECT (SELECT count() FROM raw_measures) AS raw, (SELECT sum(count) FROM aggregates) AS aggregated',
+    ),
+    [{ raw: 500, aggregated: 500 }],
+  )
 })
 
 test.run()

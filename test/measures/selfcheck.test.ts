@@ -2,7 +2,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { openClickHouse } from '../../src/clickhouse/client.ts'
 import { loadConfig } from '../../src/config.ts'
-import { preparedDataDir, serveProcess } from '../helpers/server.ts'
+import { preparedDataDir, queryStopped, serveProcess } from '../helpers/server.ts'
 
 // What exactly-once rests on is checked at start on the engine itself: a server whose engine would
 // store a replayed load twice, or skip the aggregates, refuses to start, in one line.
@@ -52,16 +52,13 @@ test('a sound engine starts, and leaves no scratch table behind', async () => {
   await server.url
   server.child.kill('SIGTERM')
   assert.is(await server.exited, 0)
-  const clickhouse = await openClickHouse(loadConfig({ env: {}, overrides: { dataDir } }))
-  try {
-    const result = await clickhouse.client.query({
-      query: "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'dacc_selfcheck%'",
-      format: 'JSONEachRow',
-    })
-    assert.equal(await result.json(), [])
-  } finally {
-    await clickhouse.close()
-  }
+  assert.equal(
+    await queryStopped(
+      dataDir,
+      "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'dacc_selfcheck%'",
+    ),
+    [],
+  )
 })
 
 test.run()

@@ -2,10 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { openClickHouse } from '../../src/clickhouse/client.ts'
-import { loadConfig } from '../../src/config.ts'
 import { scanFrames } from '../../src/measures/frames.ts'
-import { postStatus, preparedDataDir, serveProcess, tempDir } from '../helpers/server.ts'
+import { postStatus, preparedDataDir, queryStopped, serveProcess, tempDir } from '../helpers/server.ts'
 
 // A torn append: the server killed while writing a request's rows leaves any prefix of them (a
 // SIGKILL stops a multi-page write between pages; a power cut keeps any prefix of unsynced pages).
@@ -109,18 +107,16 @@ for (const { name, batch, keyed, cut } of CASES) {
     }
 
     async function checkStored() {
-      const clickhouse = await openClickHouse(loadConfig({ env: {}, overrides: { dataDir } }))
-      try {
-        const result = await clickhouse.client.query({
-          query: `SELECT (SELECT count() FROM raw_measures WHERE value = 2) AS raw,
-                       (SELECT sum(count) FROM aggregates WHERE min = 2) AS aggregated`,
-          format: 'JSONEachRow',
-        })
-        const expected = keyed ? size : 0
-        assert.equal(await result.json(), [{ raw: expected, aggregated: expected }], 'raw_measures and aggregates')
-      } finally {
-        await clickhouse.close()
-      }
+      const expected = keyed ? size : 0
+      assert.equal(
+        await queryStopped(
+          dataDir,
+          `SELECT (SELECT count() FROM raw_measures WHERE value = 2) AS raw,
+                  (SELECT sum(count) FROM aggregates WHERE min = 2) AS aggregated`,
+        ),
+        [{ raw: expected, aggregated: expected }],
+        'raw_measures and aggregates',
+      )
     }
   })
 }
