@@ -24,6 +24,12 @@ test('every operations command has --help, exit code 0', async () => {
     ['create-filtered-aggregation-view'],
     ['update-filtered-aggregation-view'],
     ['demo'],
+    ['quarantine'],
+    ['quarantine', 'list'],
+    ['quarantine', 'retry'],
+    ['quarantine', 'discard'],
+    ['drain'],
+    ['export-public'],
   ]
   for (const command of commands) {
     const { code, stdout, stderr } = await runCli([...command, '--help'], env)
