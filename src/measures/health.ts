@@ -42,7 +42,7 @@ export function writeHealth(writer: Writer, loader: Loader, options: WriteHealth
       `loading into ClickHouse has not progressed for ${seconds(now - busy)} s (${writer.backlog} measures waiting)`,
     )
   }
-  const quarantined = loader.quarantined
+  const quarantined = loader.quarantine.entries
   if (quarantined.length > 0) {
     const measures = quarantined.reduce((total, entry) => total + entry.rows, 0)
     problems.push(

@@ -126,7 +126,7 @@ export async function openIngest({
       return writeHealth(writer, loader, { appendStallMs: ingest.appendStallMs, loadStallMs: LOAD_STALL_MS })
     }
     const operations: JournalOperations = {
-      quarantineList: async () => loader.quarantined,
+      quarantineList: async () => loader.quarantine.entries,
       quarantineRetry: ({ ids }) => loader.retry(ids),
       quarantineDiscard: ({ id }) => loader.discard(id),
       drain: async () => {
@@ -134,7 +134,7 @@ export async function openIngest({
         draining = { left: () => writer.backlog }
         await writer.close(unavailable('This instance is draining: send measures to another one'))
         await loader.drain() // it seals the open segment itself
-        const setAside = loader.quarantined.length
+        const setAside = loader.quarantine.entries.length
         drainedNow()
         return { loaded: before - writer.backlog, setAside }
       },

@@ -1,23 +1,13 @@
-import fs from 'node:fs'
-import path from 'node:path'
 import type { ClickHouse } from '../clickhouse/client.ts'
-import { firstLine, UsageError } from '../errors.ts'
+import { firstLine } from '../errors.ts'
 import { loadChunk } from '../import/chunks.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics/metrics.ts'
 import { classify, outcomeUnknown } from './classify.ts'
 import type { Crash, LoadFault } from './faults.ts'
-import { readSegment, syncDirectory, wholeFrames, type Journal, type Segment } from './journal.ts'
+import type { Journal, Segment } from './journal.ts'
 import { deleteRawRows, detachAggregateView, loadFile, syncDeduplicationLogs, type LoadFile } from './queries.ts'
-import {
-  firstToken,
-  listQuarantine,
-  removeEntry,
-  retryToken,
-  setAside,
-  writeReason,
-  type QuarantineEntry,
-} from './quarantine.ts'
+import { firstToken, Quarantine, type QuarantineEntry } from './quarantine.ts'
 import { COLUMNS } from './rows.ts'
 import type { Writer } from './writer.ts'
 
@@ -89,7 +79,7 @@ export class Loader {
   #queue: Segment[] = []
   /** Operators' requests, run between two loads. */
   #requests: (() => Promise<void>)[] = []
-  #quarantine = new Map<string, QuarantineEntry>()
+  readonly quarantine: Quarantine
   #unresolved = new Map<string, Segment>()
   #wake: (() => void) | undefined
   #failure: { message: string; since: number; transient: boolean } | undefined
@@ -100,8 +90,12 @@ export class Loader {
 
   constructor(options: LoaderOptions) {
     this.#options = options
-    for (const entry of listQuarantine(options.journal.dir)) this.#quarantine.set(entry.id, entry)
-    this.#count()
+    this.quarantine = new Quarantine({
+      journalDir: options.journal.dir,
+      deleteRows: (token) => deleteRawRows(options.clickhouse.client, token, options.cluster),
+      logger: options.logger,
+      metrics: options.metrics,
+    })
   }
 
   /** Why loading fails, while it does (since when, ms), and whether the error is one that heals. */
@@ -112,11 +106,6 @@ export class Loader {
   /** When the load attempt in progress started (ms), if one is. */
   get busySince(): number | undefined {
     return this.#busySince
-  }
-
-  /** What is set aside, oldest first. */
-  get quarantined(): QuarantineEntry[] {
-    return [...this.#quarantine.values()]
   }
 
   /** Segments found at start, loaded first, in order. */
@@ -175,46 +164,20 @@ export class Loader {
     return [...this.#unresolved.values()]
   }
 
-  /**
-   * Sets aside a segment found at start that cannot simply be loaded: damaged (a frame fails its
-   * check before a whole one: its whole frames only are kept to load, the file as found beside
-   * them), or in doubt beyond what the engine's deduplication still covers.
-   */
-  setAsideAtStart(segment: Segment, why: string, damaged: boolean): void {
-    const whole = damaged ? wholeFrames(segment.path) : undefined
-    const entry = setAside(this.#options.journal.dir, segment.name, segment.path, {
-      ...this.#reasonOf(segment.path, why, 0),
-      token: firstToken('segment', segment.name),
-      cleaned: false,
-    })
-    if (whole) {
-      fs.renameSync(entry.file, path.join(entry.dir, 'damaged.tsv'))
-      fs.writeFileSync(entry.file, whole, { mode: 0o600, flush: true })
-      syncDirectory(entry.dir)
-    }
-    this.#remember(entry)
-  }
-
   /** Retries set-aside entries (all when `ids` is empty), between two loads; what each came to. */
   retry(ids: string[]): Promise<{ id: string; rows: number; error?: string }[]> {
     return this.#request(async () => {
       const results = []
-      for (const entry of this.#entries(ids)) results.push(await this.#retryEntry(entry))
+      for (const entry of this.quarantine.named(ids)) results.push(await this.#retryEntry(entry))
       return results
     })
   }
 
-  /** Discards a set-aside entry for good: its measures leave ClickHouse (if any were there) and the answers. */
+  /** Discards a set-aside entry for good, between two loads: its measures leave ClickHouse (if any were there) and the answers. */
   discard(id: string): Promise<QuarantineEntry> {
     return this.#request(async () => {
-      const [entry] = this.#entries([id])
-      await this.#clean(entry)
-      removeEntry(this.#options.journal.dir, entry)
-      this.#quarantine.delete(entry.id)
-      this.#count()
+      const entry = await this.quarantine.discard(id)
       if (entry.kind === 'segment') this.#options.cache.discard(entry.id)
-      const { kind, rows, measures, error } = entry
-      this.#options.logger.warn({ id, kind, rows, measures, error }, 'discarded a set-aside load for good')
       return entry
     })
   }
@@ -264,13 +227,7 @@ export class Loader {
     this.#unresolved.delete(segment.name)
     if (failed === 'stopped') return 'stopped'
     if (failed) {
-      const entry = setAside(this.#options.journal.dir, segment.name, segment.path, {
-        ...this.#reasonOf(segment.path, firstLine(failed.err), failed.attempts),
-        token,
-        cleaned: false,
-      })
-      await this.#clean(entry).catch(() => undefined) // else before its retry or discard
-      this.#remember(entry)
+      await this.quarantine.setAside(segment, { error: firstLine(failed.err), attempts: failed.attempts, token })
       this.#options.writer.setAside(segment)
       this.#options.logger.error(
         { segment: segment.name, rows: segment.rows, attempts: failed.attempts, err: failed.err },
@@ -367,13 +324,8 @@ export class Loader {
 
   /** A retry of a set-aside entry, as an operator asked. */
   async #retryEntry(entry: QuarantineEntry): Promise<{ id: string; rows: number; error?: string }> {
-    const { clickhouse, cache, logger } = this.#options
-    // In doubt, its last attempt may have committed: replayed under its own token, it completes
-    // (its rows must stay). Otherwise its rows are gone and a token of its own starts afresh.
-    if (!entry.inDoubt) await this.#clean(entry)
-    const token = entry.inDoubt ? entry.token : retryToken(entry)
-    Object.assign(entry, { token, inDoubt: true, cleaned: false })
-    writeReason(entry)
+    const { clickhouse, cache } = this.#options
+    const token = await this.quarantine.retrying(entry)
     const segment = { name: entry.id, path: entry.file, rows: entry.rows }
     const failed =
       entry.kind === 'segment'
@@ -383,67 +335,18 @@ export class Loader {
             (err: unknown) => ({ err, attempts: 1 }),
           )
     if (failed === 'stopped') {
-      entry.error = `retried for ${RETRY_DEADLINE_MS / 1000} s without an answer: ${this.#failure?.message}`
-      writeReason(entry)
-      return { id: entry.id, rows: entry.rows, error: entry.error }
+      const why = `retried for ${RETRY_DEADLINE_MS / 1000} s without an answer: ${this.#failure?.message}`
+      this.quarantine.unanswered(entry, why)
+      return { id: entry.id, rows: entry.rows, error: why }
     }
     if (failed) {
-      Object.assign(entry, { inDoubt: false, attempts: entry.attempts + 1, error: firstLine(failed.err) })
-      writeReason(entry)
-      await this.#clean(entry).catch(() => undefined)
+      await this.quarantine.refused(entry, failed.err)
       return { id: entry.id, rows: entry.rows, error: entry.error }
     }
     if (clickhouse.mode === 'embedded') await syncDeduplicationLogs(clickhouse.client, ['raw_measures', 'aggregates'])
-    removeEntry(this.#options.journal.dir, entry)
-    this.#quarantine.delete(entry.id)
-    this.#count()
+    this.quarantine.loaded(entry)
     if (entry.kind === 'import-chunk') for (const measure of Object.keys(entry.measures)) cache.forget(measure)
-    logger.info({ id: entry.id, kind: entry.kind, rows: entry.rows }, 'a set-aside load was retried and loaded')
     return { id: entry.id, rows: entry.rows }
-  }
-
-  /** Deletes the raw rows an entry's last attempt may have left (none left: raw and aggregates agree). */
-  async #clean(entry: QuarantineEntry): Promise<void> {
-    if (entry.cleaned) return
-    await deleteRawRows(this.#options.clickhouse.client, entry.token, this.#options.cluster)
-    entry.cleaned = true
-    writeReason(entry)
-  }
-
-  /** The reason of a segment set aside: what it holds, counted from its file. */
-  #reasonOf(path: string, error: string, attempts: number) {
-    const measures: Record<string, number> = {}
-    const entries = readSegment(path)
-    for (const { measure } of entries) measures[measure.measureName] = (measures[measure.measureName] ?? 0) + 1
-    return {
-      kind: 'segment' as const,
-      rows: entries.length,
-      measures,
-      error,
-      attempts,
-      quarantinedAt: new Date().toISOString(),
-    }
-  }
-
-  #remember(entry: QuarantineEntry): void {
-    this.#quarantine.set(entry.id, entry)
-    this.#count()
-  }
-
-  #count(): void {
-    const entries = [...this.#quarantine.values()]
-    this.#options.metrics.quarantined.set(entries.length)
-    this.#options.metrics.quarantinedMeasures.set(entries.reduce((total, entry) => total + entry.rows, 0))
-  }
-
-  /** The entries named (all when none is), each of them known, or a usage error naming the unknown one. */
-  #entries(ids: string[]): QuarantineEntry[] {
-    if (ids.length === 0) return [...this.#quarantine.values()]
-    return ids.map((id) => {
-      const entry = this.#quarantine.get(id)
-      if (!entry) throw new UnknownEntry(id)
-      return entry
-    })
   }
 
   #request<T>(fn: () => Promise<T>): Promise<T> {
@@ -480,11 +383,5 @@ export class Loader {
         done()
       }
     })
-  }
-}
-
-export class UnknownEntry extends UsageError {
-  constructor(id: string) {
-    super(`nothing set aside is named ${id} (dacc quarantine list)`)
   }
 }

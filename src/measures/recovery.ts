@@ -52,10 +52,15 @@ export async function recoverJournal(
   for (const segment of damaged) {
     logger.error({ segment: segment.name, damage: segment.damage }, 'a journal segment is damaged: set aside')
     keys.add(keysOf(segment.entries))
-    loader.setAsideAtStart(segment, `damaged: ${segment.damage}`, true)
+    await loader.quarantine.setAside(segment, {
+      error: `damaged: ${segment.damage}`,
+      attempts: 0,
+      token: firstToken('segment', segment.name),
+      damaged: true,
+    })
   }
   // Set aside before (by an earlier run, or just above): counted from memory, as they were.
-  for (const entry of loader.quarantined) {
+  for (const entry of loader.quarantine.entries) {
     if (entry.kind !== 'segment') continue
     const entries = readSegment(entry.file)
     keys.add(keysOf(entries))
@@ -86,11 +91,12 @@ export async function recoverJournal(
       continue
     }
     logger.error({ segment: segment.name }, 'a journal segment in doubt is beyond the deduplication window: set aside')
-    loader.setAsideAtStart(
-      segment,
-      'in doubt beyond the deduplication window: its load may have committed, and the engine no longer remembers it',
-      false,
-    )
+    await loader.quarantine.setAside(segment, {
+      error:
+        'in doubt beyond the deduplication window: its load may have committed, and the engine no longer remembers it',
+      attempts: 0,
+      token,
+    })
     count(segment)
   }
   for (const segment of await loader.replayInDoubt(replay, options.replayDeadlineMs)) count(segment)
