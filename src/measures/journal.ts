@@ -116,12 +116,12 @@ export class Journal {
   }
 
   /**
-   * Removes a segment once it is in ClickHouse, durably: the directory is flushed too, so that a
-   * power cut cannot bring back a file whose load the engine may no longer remember.
+   * Removes a segment once it is in ClickHouse. Not flushed: one a power cut brings back is loaded
+   * again at the next start, and deduplicated by the engine's record of it, which the loader put on
+   * disk before (loader.ts: #confirm). A directory fsync here cost as much as a load's INSERT.
    */
   async remove(segment: Segment): Promise<void> {
     await fs.promises.rm(segment.path, { force: true })
-    if (this.#fsync) await syncDirectoryAsync(this.dir)
   }
 
   async close(): Promise<void> {

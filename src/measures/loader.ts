@@ -70,8 +70,8 @@ const segmentFile = (path: string, token: string): LoadFile => ({
  * and counted from memory until an operator retries or discards it (`dacc quarantine`), which
  * runs here, between two loads.
  *
- * Invariant, checked at start (recovery.ts): one load at most is in doubt (may have committed
- * without this process knowing) — the one in flight.
+ * Invariant, checked at start (recovery.ts): two loads at most are in doubt (may have committed
+ * without this process knowing): the one in flight, and the one before it being made final.
  */
 export class Loader {
   #options: LoaderOptions
@@ -87,6 +87,8 @@ export class Loader {
   #stopping = false
   #draining = false
   #running: Promise<void> | undefined
+  /** The last loaded segment being made final (#confirm), if any. */
+  #confirming: Promise<void> = Promise.resolve()
 
   constructor(options: LoaderOptions) {
     this.#options = options
@@ -183,15 +185,20 @@ export class Loader {
   }
 
   async #run(): Promise<void> {
-    for (;;) {
-      const request = this.#requests.shift()
-      if (request) {
-        await request()
-        continue
+    try {
+      for (;;) {
+        const request = this.#requests.shift()
+        if (request) {
+          await this.#confirming
+          await request()
+          continue
+        }
+        const segment = await this.#next()
+        if (segment === 'request') continue
+        if (!segment || (await this.#load(segment)) === 'stopped') return
       }
-      const segment = await this.#next()
-      if (segment === 'request') continue
-      if (!segment || (await this.#load(segment)) === 'stopped') return
+    } finally {
+      await this.#confirming
     }
   }
 
@@ -235,9 +242,16 @@ export class Loader {
       )
       return 'set-aside'
     }
-    if (!(await this.#retryUntil(segment, () => this.#confirm(segment)))) return 'stopped'
-    this.#options.metrics.measures.observe(segment.rows)
-    this.#options.writer.loaded(segment)
+    // Made final while the next segment loads: its fsyncs take as long as an INSERT under load.
+    // At most one is in flight, and a segment leaves the journal only once its own record is on
+    // disk, so two segments at most can be in doubt after a crash, each replayed under its token.
+    const previous = this.#confirming
+    this.#confirming = previous.then(async () => {
+      if (!(await this.#retryUntil(segment, () => this.#confirm(segment)))) return
+      this.#options.metrics.measures.observe(segment.rows)
+      this.#options.writer.loaded(segment)
+    })
+    await previous
     return 'loaded'
   }
 
@@ -311,8 +325,8 @@ export class Loader {
   /**
    * Makes a load final: the engine's record of it on disk (embedded: see syncDeduplicationLogs),
    * the idempotency keys of its requests on disk (they outlive the segment: keys.ts), then the
-   * segment's file removed, durably. Until the file is gone it would be loaded again at the next
-   * start: no other segment is loaded meanwhile, so that the deduplication window keeps covering it.
+   * segment's file removed. The removal itself is not flushed: a file a power cut brings back is
+   * loaded again at the next start, and the record, on disk, drops it.
    */
   async #confirm(segment: Segment): Promise<void> {
     const { clickhouse, writer, journal, crash } = this.#options

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import type { ClickHouse, ClickHouseClient } from '../clickhouse/client.ts'
 import { localTarget } from '../clickhouse/cluster.ts'
 import { rows } from '../clickhouse/rows.ts'
+import { syncDirectoryAsync } from './journal.ts'
 
 /** A file of raw_measures rows to insert with its own deduplication token (a journal segment, an import chunk). */
 export type LoadFile = {
@@ -143,20 +144,35 @@ export async function stillDeduplicated(client: ClickHouseClient, token: string,
  * this process's own; a server keeps its own).
  */
 export async function syncDeduplicationLogs(client: ClickHouseClient, tables: string[]): Promise<void> {
-  const found = await rows<{ path: string }>(
-    client,
-    `SELECT arrayJoin(data_paths) AS path FROM system.tables WHERE database = currentDatabase() AND name IN {tables:Array(String)}`,
-    { tables },
-  )
-  for (const { path } of found) {
-    const dir = `${path.replace(/\/$/, '')}/deduplication_logs`
-    const files = await fs.promises.readdir(dir).catch(() => [] as string[])
-    for (const name of files) {
-      const handle = await fs.promises.open(`${dir}/${name}`, 'r')
-      await handle.sync().finally(() => handle.close())
-    }
+  let dirs = logDirs.get(client)
+  if (!dirs) {
+    const found = await rows<{ path: string }>(
+      client,
+      `SELECT arrayJoin(data_paths) AS path FROM system.tables WHERE database = currentDatabase() AND name IN {tables:Array(String)}`,
+      { tables },
+    )
+    dirs = found.map(({ path }) => `${path.replace(/\/$/, '')}/deduplication_logs`)
+    logDirs.set(client, dirs)
   }
+  await Promise.all(
+    dirs.map(async (dir) => {
+      // The newest file only: the engine writes to it and syncs the others when it rotates.
+      const newest = (await fs.promises.readdir(dir).catch(() => [] as string[]))
+        .filter((name) => /^deduplication_log_\d+\.txt$/.test(name))
+        .sort((a, b) => Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0]))
+        .at(-1)
+      if (!newest) return
+      const handle = await fs.promises.open(`${dir}/${newest}`, 'r')
+      await handle.datasync().finally(() => handle.close())
+      // A file the engine has just started (it rotates every 2 × window records): its entry too.
+      if (lastSynced.get(dir) !== newest) await syncDirectoryAsync(dir)
+      lastSynced.set(dir, newest)
+    }),
+  )
 }
+const lastSynced = new Map<string, string>()
+/** The tables' directories, asked once per client: they move only if a table is recreated. */
+const logDirs = new WeakMap<ClickHouseClient, string[]>()
 
 /**
  * The idempotency keys of raw_measures received within the window, with their receipt times (ms):

@@ -29,7 +29,8 @@ export type RecoveryOptions = {
  * key of a whole request is known, whether its segment is waiting, in doubt, damaged or set aside.
  *
  * A segment is in doubt when raw_measures holds rows of its token: its load was in flight when the
- * last run stopped (checked: one at most; the loader loads one at a time). It is loaded again at
+ * last run stopped (checked: two at most; the loader loads one at a time while it makes the one
+ * before final). It is loaded again at
  * once, under the same token, while the engine still remembers it — ClickHouse completes it,
  * never doubles it. Beyond the deduplication window (this instance was down while the tables took
  * more blocks than the window holds) that is no longer sure: it is set aside for an operator (its
@@ -76,10 +77,10 @@ export async function recoverJournal(
     recovered.map((segment) => firstToken('segment', segment.name)),
   )
   const inDoubt = recovered.filter((segment) => committed.has(firstToken('segment', segment.name)))
-  if (inDoubt.length > 1) {
+  if (inDoubt.length > 2) {
     logger.warn(
       { segments: inDoubt.map((segment) => segment.name) },
-      'more than one journal segment was partly loaded: loads ran out of order (each is completed under its own token)',
+      'more than two journal segments were partly loaded: loads ran out of order (each is completed under its own token)',
     )
   }
   for (const segment of recovered) keys.add(keysOf(segment.entries))
