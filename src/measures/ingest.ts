@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics/metrics.ts'
 import type { Check } from '../status/routes.ts'
 import { crashHook, loadFault } from './faults.ts'
 import { writeHealth } from './health.ts'
-import { Journal } from './journal.ts'
+import { Journal, readSegment } from './journal.ts'
 import { IdempotencyKeys } from './keys.ts'
 import { Loader } from './loader.ts'
 import { recentIdempotencyKeys } from './queries.ts'
@@ -106,6 +106,22 @@ export async function openIngest({
       logger,
     })
     loader.start()
+    // An operator's retry that was in flight when the last run stopped: replayed under its token
+    // first thing (left out of answers until then: it may have committed). Refused again, it is
+    // counted from memory as any set-aside segment.
+    const retried = loader.quarantine.entries.filter((entry) => entry.inDoubt && entry.kind === 'segment')
+    if (retried.length > 0)
+      loader.retry(retried.map((entry) => entry.id)).then(
+        () => {
+          for (const entry of retried)
+            if (!entry.inDoubt && loader.quarantine.entries.includes(entry))
+              cache.acknowledged(
+                entry.id,
+                readSegment(entry.file).map(({ measure }) => measure),
+              )
+        },
+        (err) => logger.error({ err }, 'replaying a retry left in doubt failed'),
+      )
     // Expired keys go on a schedule, so that the index stays the size of one window.
     const pruning = setInterval(
       () => {

@@ -33,8 +33,9 @@ export type RecoveryOptions = {
  * before final). It is loaded again at
  * once, under the same token, while the engine still remembers it — ClickHouse completes it,
  * never doubles it. Beyond the deduplication window (this instance was down while the tables took
- * more blocks than the window holds) that is no longer sure: it is set aside for an operator (its
- * raw rows are deleted before a retry, which cannot know whether its aggregates were in). Every other segment is counted from memory and queued.
+ * more blocks than the window holds) that is no longer sure: it is set aside for an operator, its
+ * raw rows deleted (whether its aggregates were in cannot be known: it is counted as if not).
+ * Every other segment is counted from memory and queued.
  */
 export async function recoverJournal(
   recovered: RecoveredSegment[],

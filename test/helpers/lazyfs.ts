@@ -15,6 +15,8 @@ export type LazyFs = {
   mount: string
   /** Drops every write not fsynced (and remounts LazyFS if it died meanwhile, which loses them as well). */
   powerCut(): Promise<void>
+  /** How many times LazyFS itself died (a crash of the prototype, not of what runs on it). */
+  readonly deaths: number
   unmount(): Promise<void>
 }
 
@@ -49,8 +51,10 @@ export async function mountLazyFs(sources: string): Promise<LazyFs> {
     `[faults]\nfifo_path="${fifo}"\n[cache]\napply_eviction=false\n[cache.simple]\ncustom_size="512mb"\nblocks_per_page=1\n[filesystem]\nlog_all_operations=false\nlogfile=""\n`,
   )
   let process_: ChildProcess | undefined
+  let deaths = 0
+  let stopping = false
   const start = async () => {
-    process_ = spawn(
+    const started = spawn(
       binary,
       [
         mount,
@@ -65,15 +69,21 @@ export async function mountLazyFs(sources: string): Promise<LazyFs> {
       ],
       { stdio: 'ignore' },
     )
+    process_ = started
+    started.on('exit', () => {
+      if (process_ === started && !stopping) deaths++
+    })
     for (const deadline = Date.now() + 20_000; !mounted(mount); ) {
       if (Date.now() > deadline || process_.exitCode !== null) throw new Error('LazyFS did not mount')
       await sleep(50)
     }
   }
   const stop = async () => {
+    stopping = true
     if (mounted(mount)) execFileSync('fusermount3', ['-u', '-z', mount], { stdio: 'ignore' })
     process_?.kill('SIGKILL')
     await sleep(100)
+    stopping = false
   }
   await start()
   return {
@@ -88,6 +98,9 @@ export async function mountLazyFs(sources: string): Promise<LazyFs> {
         await stop()
         await start()
       }
+    },
+    get deaths() {
+      return deaths
     },
     unmount: stop,
   }
@@ -105,3 +118,23 @@ function reachable(mount: string): boolean {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Runs `fn` on a fresh LazyFS mount; when LazyFS itself died during a run that failed, the run is
+ * redone on a new mount (at most `tries` times): its README says the prototype crashes during long
+ * runs, and that is no failure of the system under test. A failure with LazyFS alive throws.
+ */
+export async function onLazyFs(sources: string, fn: (lazyfs: LazyFs) => Promise<void>, tries = 3): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const lazyfs = await mountLazyFs(sources)
+    try {
+      await fn(lazyfs)
+      return
+    } catch (err) {
+      if (lazyfs.deaths === 0 || attempt >= tries) throw err
+      console.log(`  (LazyFS itself died during the run, ${lazyfs.deaths} time(s): run again on a new mount)`)
+    } finally {
+      await lazyfs.unmount()
+    }
+  }
+}
