@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts'
 import { crashHook } from '../measures/faults.ts'
 import { syncDirectory } from '../measures/journal.ts'
 import { deleteRawRows, detachAggregateView, loadFile } from '../measures/queries.ts'
-import { setAside } from '../measures/quarantine.ts'
+import { countByName, setAside } from '../measures/quarantine.ts'
 import { COLUMNS } from '../measures/rows.ts'
 import { RAW_COLUMNS } from './mapping.ts'
 
@@ -87,11 +87,6 @@ export async function completeRawChunks(
       result.completed++
     } catch (err) {
       const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)
-      const measures: Record<string, number> = {}
-      for (const line of lines) {
-        const measure = String((JSON.parse(line) as unknown[])[0])
-        measures[measure] = (measures[measure] ?? 0) + 1
-      }
       const cleaned = await deleteRawRows(clickhouse.client, token, cluster).then(
         () => true,
         () => false,
@@ -99,7 +94,7 @@ export async function completeRawChunks(
       setAside(journalDir, token, file, {
         kind: 'import-chunk',
         rows: lines.length,
-        measures,
+        measures: countByName(lines.map((line) => String((JSON.parse(line) as unknown[])[0]))),
         error: firstLine(err),
         attempts: 1,
         quarantinedAt: new Date().toISOString(),

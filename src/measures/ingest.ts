@@ -134,11 +134,11 @@ export async function openIngest({
       Math.min(ingest.idempotencyWindowSeconds * 1000, 3_600_000) / 4,
     ).unref()
 
-    let draining: { left(): number } | undefined
+    let draining = false
     let drainedNow: () => void = () => undefined
     const drained = new Promise<void>((resolve) => (drainedNow = resolve))
     const health = () => {
-      if (draining) return { status: 'ko' as const, error: `draining: ${draining.left()} measures left to load` }
+      if (draining) return { status: 'ko' as const, error: `draining: ${writer.backlog} measures left to load` }
       return writeHealth(writer, loader, { appendStallMs: ingest.appendStallMs, loadStallMs: LOAD_STALL_MS })
     }
     const operations: JournalOperations = {
@@ -147,7 +147,7 @@ export async function openIngest({
       quarantineDiscard: ({ id }) => loader.discard(id),
       drain: async () => {
         const before = writer.backlog
-        draining = { left: () => writer.backlog }
+        draining = true
         await writer.close(unavailable('This instance is draining: send measures to another one'))
         await loader.drain() // it seals the open segment itself
         const setAside = loader.quarantine.entries.length

@@ -45,6 +45,13 @@ export const firstToken = (kind: QuarantineKind, id: string) => (kind === 'segme
 /** The token of the next attempt of an entry: its first load's, with the number of attempts so far. */
 export const retryToken = (entry: Reason) => `${entry.token.replace(/-retry\d+$/, '')}-retry${entry.attempts}`
 
+/** How many of the rows each measure name has: what an entry holds, as `dacc quarantine` shows it. */
+export function countByName(names: string[]): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const name of names) counts[name] = (counts[name] ?? 0) + 1
+  return counts
+}
+
 export const quarantineDir = (journalDir: string) => path.join(journalDir, 'quarantine')
 
 /** Moves `file` into the quarantine under `id`, with its reason, durably. */
@@ -170,13 +177,11 @@ export class Quarantine {
     { error, attempts, token, damaged = false }: { error: string; attempts: number; token: string; damaged?: boolean },
   ): Promise<QuarantineEntry> {
     const whole = damaged ? wholeFrames(segment.path) : undefined
-    const measures: Record<string, number> = {}
     const rows = readSegment(segment.path)
-    for (const { measure } of rows) measures[measure.measureName] = (measures[measure.measureName] ?? 0) + 1
     const entry = setAside(this.#options.journalDir, segment.name, segment.path, {
       kind: 'segment',
       rows: rows.length,
-      measures,
+      measures: countByName(rows.map(({ measure }) => measure.measureName)),
       error,
       attempts,
       quarantinedAt: new Date().toISOString(),

@@ -43,10 +43,11 @@ export async function recoverJournal(
   options: RecoveryOptions,
 ): Promise<void> {
   const { clickhouse, loader, keys, acknowledged, logger } = options
-  const count = (segment: RecoveredSegment) =>
+  /** A set of rows counted in answers from now on, as acknowledged measures not yet loaded. */
+  const count = (name: string, entries: JournalRow[]) =>
     acknowledged(
-      segment.name,
-      segment.entries.map(({ measure }) => measure),
+      name,
+      entries.map(({ measure }) => measure),
     )
   const keysOf = (entries: JournalRow[]) =>
     entries.filter((entry) => entry.key !== '').map((entry) => [entry.key, msOf(entry.receivedAt)] as [string, number])
@@ -66,11 +67,7 @@ export async function recoverJournal(
     if (entry.kind !== 'segment') continue
     const entries = readSegment(entry.file)
     keys.add(keysOf(entries))
-    if (!entry.inDoubt)
-      acknowledged(
-        entry.id,
-        entries.map(({ measure }) => measure),
-      )
+    if (!entry.inDoubt) count(entry.id, entries)
   }
 
   const committed = await rowsByToken(
@@ -99,11 +96,12 @@ export async function recoverJournal(
       attempts: 0,
       token,
     })
-    count(segment)
+    count(segment.name, segment.entries)
   }
-  for (const segment of await loader.replayInDoubt(replay, options.replayDeadlineMs)) count(segment)
+  for (const segment of await loader.replayInDoubt(replay, options.replayDeadlineMs))
+    count(segment.name, segment.entries)
   const waiting = recovered.filter((segment) => !committed.has(firstToken('segment', segment.name)))
-  for (const segment of waiting) count(segment)
+  for (const segment of waiting) count(segment.name, segment.entries)
   loader.enqueue(waiting)
   if (recovered.length > 0 || damaged.length > 0) {
     logger.info(

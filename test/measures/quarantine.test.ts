@@ -2,13 +2,11 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { startServer, type RunningServer } from '../../src/server.ts'
 import type { Config } from '../../src/config.ts'
 import { scrape } from '../helpers/metrics.ts'
 import { freePort } from '../helpers/ports.ts'
-import { capturingLogger, runCli, testConfig } from '../helpers/server.ts'
+import { capturingLogger, runCli, startTestServer, testConfig, type TestServer } from '../helpers/server.ts'
 import { createDefinitions } from '../../src/definitions/definitions.ts'
-import { createTokens } from '../../src/tokens/tokens.ts'
 
 // A segment ClickHouse refuses for good is set aside, and the next ones load: /status, the metric,
 // `dacc quarantine list` show it; its measures stay counted; a restart changes none of this; a
@@ -20,25 +18,17 @@ const POISON = 'poison'
 const GOOD = 'good'
 const CONSTRAINT = `ALTER TABLE raw_measures ADD CONSTRAINT no_poison CHECK measure_name != '${POISON}'`
 
-type Started = { server: RunningServer; lines: Record<string, unknown>[]; config: Config; token: string }
+type Started = { server: TestServer; lines: Record<string, unknown>[]; token: string }
 
-/** A server on `config`, and a token of its store (the same one again when given: retries are per token). */
+/** A server on `config`'s data directory, and a token of its store (the same one again when given: retries are per token). */
 async function start(config: Config, token?: string): Promise<Started> {
   const { logger, lines } = capturingLogger()
-  const server = await startServer(config, logger)
-  return { server, lines, config, token: token ?? (await createTokens(server.deps.store, '').create('acme')) }
+  const server = await startTestServer({ dataDir: config.dataDir, metrics: config.metrics }, logger)
+  return { server, lines, token: token ?? (await server.token()) }
 }
 
 const post = ({ server, token }: Started, route: string, body: unknown, key?: string) =>
-  fetch(server.url + route, {
-    method: 'POST',
-    headers: {
-      'Content-Type': 'application/json',
-      Authorization: `Bearer ${token}`,
-      ...(key ? { 'Idempotency-Key': key } : {}),
-    },
-    body: JSON.stringify(body),
-  })
+  server.post(route, body, token, key ? { 'Idempotency-Key': key } : {})
 const measures = (name: string, count: number, value = 1) =>
   Array.from({ length: count }, (_, i) => ({ measureName: name, value, startDate: `2022-01-0${1 + (i % 3)}` }))
 const counted = async (started: Started, name: string) => {
