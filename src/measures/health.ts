@@ -16,7 +16,8 @@ export type WriteHealthOptions = {
  *   them elsewhere, an orchestrator may replace the instance.
  * - `degraded` (200): the journal takes writes and answers count them, but something needs an
  *   operator: loading into ClickHouse fails or hangs (the backlog grows until it is full, then
- *   503s), or loads were set aside (the quarantine). An instance absorbing a ClickHouse outage in
+ *   503s), loads were set aside (the quarantine), or a segment in doubt at start has not loaded
+ *   yet (answers leave it out until it does). An instance absorbing a ClickHouse outage in
  *   its journal is still the right place for its producers: keep it.
  * - `ok` otherwise. `backlog` is the measures acknowledged and not yet loaded.
  */
@@ -40,6 +41,13 @@ export function writeHealth(writer: Writer, loader: Loader, options: WriteHealth
   if (busy !== undefined && now - busy > options.loadStallMs) {
     problems.push(
       `loading into ClickHouse has not progressed for ${seconds(now - busy)} s (${writer.backlog} measures waiting)`,
+    )
+  }
+  const unresolved = loader.unresolved
+  if (unresolved.length > 0) {
+    const measures = unresolved.reduce((total, segment) => total + segment.rows, 0)
+    problems.push(
+      `${unresolved.length} segment(s) in doubt since the start, ${measures} measures: counted in answers once loaded`,
     )
   }
   const quarantined = loader.quarantine.entries
