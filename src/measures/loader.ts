@@ -112,6 +112,7 @@ export class Loader {
 
   /** Segments found at start, loaded first, in order. */
   enqueue(segments: Segment[]): void {
+    for (const segment of segments) this.#options.writer.adopt(segment)
     this.#queue.push(...segments)
     this.wake()
   }
@@ -152,6 +153,7 @@ export class Loader {
   async replayInDoubt<S extends Segment>(segments: S[], deadlineMs: number): Promise<S[]> {
     const setAside: S[] = []
     for (const segment of segments) {
+      this.#options.writer.adopt(segment)
       const outcome = await this.#load(segment, Date.now() + deadlineMs)
       if (outcome === 'set-aside') setAside.push(segment)
       if (outcome !== 'stopped') continue

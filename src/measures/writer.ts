@@ -139,6 +139,11 @@ export class Writer {
     this.#options.keys.sync()
   }
 
+  /** A segment left by the last run, queued for loading: its rows are acknowledged and not loaded, as any. */
+  adopt(segment: Segment): void {
+    this.#backlog += segment.rows
+  }
+
   /** A segment was set aside (quarantine): its rows leave the backlog, so that writes go on. */
   setAside(segment: Segment): void {
     this.#backlog -= segment.rows
