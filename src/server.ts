@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './logger.ts'
 import { completeRawChunks } from './import/chunks.ts'
 import { openIngest, type JournalOperations } from './measures/ingest.ts'
 import type { Loader } from './measures/loader.ts'
+import { aggregateViewAttached } from './measures/queries.ts'
 import { checkEngine } from './measures/selfcheck.ts'
 import type { Writer } from './measures/writer.ts'
 import { serveMetrics } from './metrics/listener.ts'
@@ -151,7 +152,11 @@ export async function startServer(
       privacy,
       status: {
         clickhouse: {
-          ping: () => viewAttached(clickhouse.client),
+          // It answers, and the aggregate view is attached (detached, loads would skip the aggregates).
+          ping: async () => {
+            if (!(await aggregateViewAttached(clickhouse.client)))
+              throw new Error('the materialized view aggregates_mv is detached: loads would skip the aggregates')
+          },
           version: clickhouse.version,
         },
         sqlite: { ping: () => store.db.prepare('SELECT 1').get() },
@@ -245,17 +250,4 @@ function forgettingChanges(run: RunAny, cache: BucketCache): RunAny {
       if (changed) cache.forget(changed(args))
     }
   }
-}
-
-/**
- * GET /status's look at ClickHouse: it answers, and the aggregate view is attached (detached, a
- * load would write raw rows the aggregates never count: the start's self-check refuses that too).
- */
-async function viewAttached(client: ClickHouse['client']): Promise<void> {
-  const result = await client.query({
-    query: "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'aggregates_mv'",
-    format: 'JSONEachRow',
-  })
-  const [{ n }] = await result.json<{ n: number }>()
-  if (n === 0) throw new Error('the materialized view aggregates_mv is detached: loads would skip the aggregates')
 }

@@ -43,7 +43,7 @@ const REASON = 'reason.json'
 export const firstToken = (kind: QuarantineKind, id: string) => (kind === 'segment' ? `dacc-journal-${id}` : id)
 
 /** The token of the next attempt of an entry: its first load's, with the number of attempts so far. */
-export const retryToken = (entry: Reason) => `${entry.token.replace(/-retry\d+$/, '')}-retry${entry.attempts}`
+const retryToken = (entry: Reason) => `${entry.token.replace(/-retry\d+$/, '')}-retry${entry.attempts}`
 
 /** How many of the rows each measure name has: what an entry holds, as `dacc quarantine` shows it. */
 export function countByName(names: string[]): Record<string, number> {
@@ -52,7 +52,7 @@ export function countByName(names: string[]): Record<string, number> {
   return counts
 }
 
-export const quarantineDir = (journalDir: string) => path.join(journalDir, 'quarantine')
+const quarantineDir = (journalDir: string) => path.join(journalDir, 'quarantine')
 
 /** Moves `file` into the quarantine under `id`, with its reason, durably. */
 export function setAside(journalDir: string, id: string, file: string, reason: Reason): QuarantineEntry {
@@ -69,7 +69,7 @@ export function setAside(journalDir: string, id: string, file: string, reason: R
 }
 
 /** Records a changed reason (a failed retry, a retry starting), durably. */
-export function writeReason(entry: QuarantineEntry): void {
+function writeReason(entry: QuarantineEntry): void {
   const { id: _id, dir, file: _file, ...reason } = entry
   const target = path.join(dir, REASON)
   fs.writeFileSync(`${target}.part`, JSON.stringify(reason, null, 2), { mode: 0o600, flush: true })
@@ -78,7 +78,7 @@ export function writeReason(entry: QuarantineEntry): void {
 }
 
 /** Removes an entry (retried successfully, or discarded), durably. */
-export function removeEntry(journalDir: string, entry: QuarantineEntry): void {
+function removeEntry(journalDir: string, entry: QuarantineEntry): void {
   fs.rmSync(entry.dir, { recursive: true, force: true })
   syncDirectory(quarantineDir(journalDir))
 }

@@ -192,6 +192,16 @@ export async function recentIdempotencyKeys(
   return found.map((row) => [row.key, Number(row.at)])
 }
 
+/** Whether aggregates_mv is attached: detached, a load would write raw rows the aggregates never count. */
+export async function aggregateViewAttached(client: ClickHouseClient): Promise<boolean> {
+  const [{ n }] = await rows<{ n: number }>(
+    client,
+    "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'aggregates_mv'",
+    {},
+  )
+  return n > 0
+}
+
 /** For the `between-raw-and-aggregates` crash test only (faults.ts): the view is attached again when the engine next opens. */
 export async function detachAggregateView({ client }: Pick<ClickHouse, 'client'>): Promise<void> {
   await client.command({ query: 'DETACH TABLE aggregates_mv' })

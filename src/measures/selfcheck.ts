@@ -7,13 +7,13 @@ import { rows } from '../clickhouse/rows.ts'
 import { UsageError, firstLine } from '../errors.ts'
 import { contributorIds, sortedValues } from '../aggregates/queries.ts'
 import { frame } from './frames.ts'
-import { loadFile } from './queries.ts'
+import { aggregateViewAttached, loadFile } from './queries.ts'
 import { COLUMNS, journalLine, receivedAtOf } from './rows.ts'
 
 /** The deduplication window raw_measures and aggregates must keep, at least (clickhouse/0010 sets it). */
 export const DEDUPLICATION_WINDOW = 100_000
 
-export class SelfCheckFailed extends UsageError {}
+class SelfCheckFailed extends UsageError {}
 
 /**
  * What exactly-once rests on, checked at start on the engine actually connected, so that a
@@ -36,11 +36,11 @@ export async function checkEngine(clickhouse: ClickHouse, cluster: string): Prom
   const tables = await rows<{ name: string; create: string }>(
     client,
     `SELECT name, create_table_query AS create FROM system.tables
-     WHERE database = currentDatabase() AND name IN ('aggregates_mv', {raw:String}, {aggregates:String})`,
+     WHERE database = currentDatabase() AND name IN ({raw:String}, {aggregates:String})`,
     { raw: local('raw_measures', cluster), aggregates: local('aggregates', cluster) },
   )
   const create = (name: string) => tables.find((table) => table.name === name)?.create
-  if (!create('aggregates_mv'))
+  if (!(await aggregateViewAttached(client)))
     fail('the materialized view aggregates_mv is missing or detached (ATTACH TABLE aggregates_mv)')
   for (const table of ['raw_measures', 'aggregates']) {
     const setting = cluster ? 'replicated_deduplication_window' : 'non_replicated_deduplication_window'
